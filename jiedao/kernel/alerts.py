@@ -1,0 +1,89 @@
+"""Alerts (KER-10): rules raise them on a subject; people acknowledge and resolve them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .audit import audit_record
+from .error_codes import KernelErrorCode
+from .exceptions import ConflictError
+from .models import Alert
+from .models.alerts import AlertState
+from .permissions import require_capability
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    code: str
+    name: str
+    severity: str = "warning"
+
+
+_RULES: dict[str, AlertRule] = {}
+
+
+def register_rule(rule: AlertRule) -> None:
+    """Chapter apps register their rules at start-up (AppConfig.ready)."""
+    _RULES[rule.code] = rule
+
+
+def rules() -> dict[str, AlertRule]:
+    return dict(_RULES)
+
+
+register_rule(AlertRule("calendar.year_unknown", "节假日数据缺失", "warning"))
+
+
+def alert_raise(
+    *, rule: str, subject_type: str, subject_id: str, message: str, subdistrict_id: int | None,
+    severity: str | None = None, subject_repr: str = "", audience: str = "alerts.view",
+) -> Alert:
+    """Raise an alert unless one is already unresolved for the same rule and subject (idempotent)."""
+    key = f"{rule}:{subject_type}:{subject_id}:{subdistrict_id or ''}"
+    existing = Alert.objects.filter(dedup_key=key).exclude(state=AlertState.RESOLVED).first()
+    if existing:
+        return existing
+    severity = severity or (_RULES[rule].severity if rule in _RULES else "warning")
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                subdistrict_id=subdistrict_id, rule=rule, subject_type=subject_type, subject_id=subject_id,
+                subject_repr=subject_repr[:200], severity=severity, message=message, dedup_key=key, audience=audience,
+            )
+            audit_record(actor=None, action="alert.raise", obj=alert, subdistrict_id=subdistrict_id,
+                         changes={"rule": [None, rule], "severity": [None, severity]})
+            return alert
+    except IntegrityError:  # raised concurrently by another worker: one alert is enough
+        return Alert.objects.filter(dedup_key=key).exclude(state=AlertState.RESOLVED).get()
+
+
+def _alert_move(*, actor, alert: Alert, expected: set[str], target: str, action: str) -> Alert:
+    require_capability(actor, alert.audience if alert.audience != "alerts.view" else "alerts.handle", obj=alert)
+    now = timezone.now()
+    fields = {"state": target}
+    if target == AlertState.ACKNOWLEDGED:
+        fields.update(acknowledged_by=actor, acknowledged_at=now)
+    else:
+        fields.update(resolved_by=actor, resolved_at=now)
+    updated = Alert.objects.filter(pk=alert.pk, state__in=expected).update(**fields)
+    if not updated:
+        raise ConflictError(KernelErrorCode.STALE_VERSION, _("预警状态已变化，请刷新后再试。"))
+    audit_record(actor=actor, action=action, obj=alert, changes={"state": [alert.state, target]})
+    alert.refresh_from_db()
+    return alert
+
+
+@transaction.atomic
+def alert_acknowledge(*, actor, alert: Alert) -> Alert:
+    return _alert_move(actor=actor, alert=alert, expected={AlertState.OPEN}, target=AlertState.ACKNOWLEDGED,
+                       action="alert.acknowledge")
+
+
+@transaction.atomic
+def alert_resolve(*, actor, alert: Alert) -> Alert:
+    return _alert_move(actor=actor, alert=alert, expected={AlertState.OPEN, AlertState.ACKNOWLEDGED},
+                       target=AlertState.RESOLVED, action="alert.resolve")

@@ -1,0 +1,189 @@
+"""The append-only, HMAC-chained audit log (DESIGN §4.5).
+
+Every service write calls ``audit_record`` inside its own transaction, so the
+record and the change commit or roll back together. Appends are serialised
+(a PostgreSQL advisory lock; SQLite's single writer with BEGIN IMMEDIATE) so
+two writers can never both chain onto the same predecessor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import context
+from .models import AuditRecord
+from .models.audit import AuditOutcome
+
+_ADVISORY_LOCK_ID = 0x4A494544  # "JIED"
+
+# Fields whose content the MAC covers, in a fixed order.
+CHAINED_FIELDS = (
+    "seq", "created_at", "subdistrict_id", "actor_id", "actor_username", "actor_role", "actor_org_unit",
+    "action", "object_type", "object_id", "object_repr", "outcome", "reason", "changes",
+    "request_id", "ip", "user_agent", "prev_mac",
+)
+
+
+def _key() -> bytes:
+    if not settings.AUDIT_KEY:
+        raise ImproperlyConfigured("JIEDAO_AUDIT_KEY must be set")
+    return settings.AUDIT_KEY.encode()
+
+
+def canonical(values: dict) -> bytes:
+    data = {}
+    for name in CHAINED_FIELDS:
+        v = values.get(name)
+        if name == "created_at" and v is not None:
+            v = v.astimezone(dt_utc()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        data[name] = v if v is not None else ""
+    data["subdistrict_id"] = str(data["subdistrict_id"])
+    data["actor_id"] = str(data["actor_id"])
+    data["seq"] = str(data["seq"])
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def dt_utc():
+    import datetime as dt
+
+    return dt.UTC
+
+
+def compute_mac(values: dict) -> str:
+    return hmac.new(_key(), canonical(values), hashlib.sha256).hexdigest()
+
+
+def _stringify(value):
+    if value is None:
+        return None
+    if isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
+def diff(before: dict, after: dict, *, masked: dict | None = None) -> dict:
+    """Changed fields as {field: [before, after]}; ``masked`` maps encrypted fields to a mask function."""
+    masked = masked or {}
+    out = {}
+    for name in sorted(set(before) | set(after)):
+        b, a = before.get(name), after.get(name)
+        if b == a:
+            continue
+        if name in masked:
+            b, a = masked[name](b), masked[name](a)
+        out[name] = [_stringify(b), _stringify(a)]
+    return out
+
+
+def _actor_fields(actor) -> dict:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {"actor_id": None, "actor_username": getattr(actor, "username", "") or "", "actor_role": "", "actor_org_unit": ""}
+    from .scoping import user_scope
+
+    scope = user_scope(actor)
+    first = actor.memberships.filter(active=True).select_related("org_unit").order_by("id").first()
+    role = ",".join(sorted(scope.roles)) or ("superuser" if actor.is_superuser else "")
+    return {
+        "actor_id": actor.pk,
+        "actor_username": actor.username,
+        "actor_role": role[:64],
+        "actor_org_unit": first.org_unit.name[:128] if first else "",
+    }
+
+
+@dataclass
+class _Obj:
+    type: str = ""
+    id: str = ""
+    repr: str = ""
+
+
+def _describe(obj) -> _Obj:
+    if obj is None:
+        return _Obj()
+    return _Obj(f"{obj._meta.app_label}.{obj._meta.model_name}", str(obj.pk), str(obj)[:200])
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj=None,
+    subdistrict_id: int | None = None,
+    outcome: str = AuditOutcome.SUCCESS,
+    reason: str = "",
+    changes: dict | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    username: str = "",
+) -> AuditRecord:
+    ctx = context.current()
+    described = _describe(obj)
+    if subdistrict_id is None and obj is not None:
+        subdistrict_id = getattr(obj, "subdistrict_id", None)
+    values = {
+        **_actor_fields(actor),
+        "created_at": timezone.now(),
+        "subdistrict_id": subdistrict_id,
+        "action": action,
+        "object_type": object_type or described.type,
+        "object_id": object_id or described.id,
+        "object_repr": described.repr,
+        "outcome": str(outcome),
+        "reason": reason or "",
+        "changes": changes or {},
+        "request_id": ctx.request_id,
+        "ip": ctx.ip,
+        "user_agent": ctx.user_agent[:255],
+    }
+    if username and not values["actor_username"]:
+        values["actor_username"] = username[:150]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
+        last = AuditRecord.objects.order_by("-seq").values("seq", "mac").first()
+        values["seq"] = (last["seq"] + 1) if last else 1
+        values["prev_mac"] = last["mac"] if last else ""
+        values["mac"] = compute_mac(values)
+        return AuditRecord.objects.create(**values)
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    record_id: int | None
+    problem: str
+
+
+def audit_verify(*, batch: int = 5000) -> list[ChainProblem]:
+    """Walk the chain in order; report every broken record (the first one is the one that matters)."""
+    problems: list[ChainProblem] = []
+    expected_seq = 1
+    prev_mac = ""
+    last_seq = 0
+    qs = AuditRecord.objects.order_by("seq")
+    fields = [f for f in CHAINED_FIELDS] + ["mac", "id"]
+    while True:
+        rows = list(qs.filter(seq__gt=last_seq).values(*fields)[:batch])
+        if not rows:
+            break
+        for row in rows:
+            if row["seq"] != expected_seq:
+                problems.append(ChainProblem(expected_seq, None, f"records {expected_seq}–{row['seq'] - 1} are missing"))
+            elif row["prev_mac"] != prev_mac:
+                problems.append(ChainProblem(row["seq"], row["id"], "link to the previous record is broken"))
+            if not hmac.compare_digest(compute_mac(row), row["mac"]):
+                problems.append(ChainProblem(row["seq"], row["id"], "content does not match its MAC (altered)"))
+            prev_mac = row["mac"]
+            expected_seq = row["seq"] + 1
+            last_seq = row["seq"]
+    return problems

@@ -1,0 +1,88 @@
+"""Request context, session time limits and the login requirement."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import JsonResponse
+from django.shortcuts import redirect
+
+from . import context
+from .public import is_public
+
+
+def client_ip(request) -> str:
+    # Behind the reverse proxy the app trusts X-Forwarded-For's first hop only
+    # when JIEDAO_TRUST_PROXY is on (see docs/operations.md).
+    if getattr(settings, "TRUST_PROXY", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        rid = request.META.get("HTTP_X_REQUEST_ID", "")[:64] or uuid.uuid4().hex
+        request.request_id = rid
+        token = context.set_current(
+            context.RequestContext(request_id=rid, ip=client_ip(request),
+                                   user_agent=request.META.get("HTTP_USER_AGENT", "")[:255])
+        )
+        try:
+            response = self.get_response(request)
+        finally:
+            context.reset(token)
+        response["X-Request-ID"] = rid
+        return response
+
+
+class SessionTimeoutMiddleware:
+    """Idle timeout (30 min) and absolute lifetime (12 h) of a logged-in session."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            now = int(time.time())
+            started = request.session.get("jiedao_login_at")
+            last = request.session.get("jiedao_last_seen", now)
+            if started is None:
+                request.session["jiedao_login_at"] = started = now
+            if now - last > settings.SESSION_IDLE_TIMEOUT or now - started > settings.SESSION_COOKIE_AGE:
+                from .auth import auth_record_logout
+
+                auth_record_logout(user=user, reason="timeout")
+                logout(request)
+            else:
+                # Only write the session when a minute has passed: fewer writes, same limits.
+                if now - last >= 60 or "jiedao_last_seen" not in request.session:
+                    request.session["jiedao_last_seen"] = now
+        return self.get_response(request)
+
+
+class LoginRequiredMiddleware:
+    """Every page and endpoint requires login unless `kernel.public` declares it public."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        path = request.path_info
+        if (user is not None and user.is_authenticated) or is_public(path):
+            return self.get_response(request)
+        if path.startswith("/api/"):
+            if request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
+                return self.get_response(request)  # the API's bearer auth decides
+            return JsonResponse({"code": "not_authenticated", "message": "请先登录。", "fields": {}}, status=401)
+        return redirect(f"{settings.LOGIN_URL}?next={quote(request.get_full_path())}")

@@ -1,0 +1,57 @@
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from ..scoping import ScopedQuerySet
+
+
+class AuditOutcome(models.TextChoices):
+    SUCCESS = "success", _("成功")
+    FAILURE = "failure", _("失败")
+    DENIED = "denied", _("拒绝")
+
+
+class AuditRecord(models.Model):
+    """One append-only, HMAC-chained record (DESIGN §4.5).
+
+    ``mac`` = HMAC(key, canonical content ‖ ``prev_mac``); ``seq`` has no gaps,
+    so an altered record breaks its own MAC and a removed one breaks the
+    link of the next. The key lives outside the database.
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    created_at = models.DateTimeField(db_index=True)
+    subdistrict = models.ForeignKey("kernel.Subdistrict", null=True, blank=True, on_delete=models.PROTECT)
+    # DO_NOTHING: the log outlives accounts, and an UPDATE of it would be refused anyway.
+    actor = models.ForeignKey("kernel.User", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False)
+    actor_username = models.CharField(max_length=150, blank=True)
+    actor_role = models.CharField(max_length=64, blank=True)
+    actor_org_unit = models.CharField(max_length=128, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    outcome = models.CharField(max_length=16, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS)
+    reason = models.TextField(blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    prev_mac = models.CharField(max_length=64, blank=True)
+    mac = models.CharField(max_length=64)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("审计记录")
+        verbose_name_plural = _("审计记录")
+        indexes = [
+            models.Index(fields=["subdistrict", "created_at"]),
+            models.Index(fields=["object_type", "object_id"]),
+        ]
+
+    @classmethod
+    def scope_q(cls, scope):
+        if not scope.has("audit.view"):
+            return None
+        return Q(subdistrict_id__in=scope.subdistrict_ids) | Q(subdistrict__isnull=True)

@@ -1,0 +1,26 @@
+import re
+
+from django.utils.translation import gettext as _
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$|^\d{8}$")
+
+
+class InvalidPhone(ValueError):
+    pass
+
+
+def normalise(value: str) -> str:
+    v = re.sub(r"[\s\-()（）]", "", str(value or ""))
+    if v.startswith("+86"):
+        v = v[3:]
+    elif v.startswith("0086"):
+        v = v[4:]
+    return v
+
+
+def parse(value: str) -> str:
+    v = normalise(value)
+    if not (_MOBILE.match(v) or _LANDLINE.match(v)):
+        raise InvalidPhone(_("电话号码格式不正确：手机号应为11位，固话如 021-65551234。"))
+    return v

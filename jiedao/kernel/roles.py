@@ -1,0 +1,89 @@
+"""Roles and their capabilities: the one table (DESIGN §4.3).
+
+A role also says how far its holder sees: ``SUBTREE`` is the org unit of the
+membership and everything below it; ``SUBDISTRICT`` is the whole sub-district
+of the membership (the grid centre and leaders need the whole area); ``NONE``
+sees no domain data at all (the three administrator roles of 等保 level 3
+configure, manage users or read the audit log, but never read residents).
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.utils.translation import gettext_lazy as _
+
+
+class Reach(StrEnum):
+    NONE = "none"
+    SUBTREE = "subtree"
+    SUBDISTRICT = "subdistrict"
+
+
+class Cap(StrEnum):
+    # configuration (system administrator)
+    ORG_MANAGE = "org.manage"
+    PLACES_MANAGE = "places.manage"
+    CONFIG_MANAGE = "config.manage"
+    CALENDAR_MANAGE = "calendar.manage"
+    # security administrator
+    USERS_MANAGE = "users.manage"
+    USERS_UNLOCK = "users.unlock"
+    KEYS_ROTATE = "keys.rotate"
+    # audit administrator
+    AUDIT_VIEW = "audit.view"
+    AUDIT_VERIFY = "audit.verify"
+    AUDIT_EXPORT = "audit.export"
+    # domain
+    PLACES_VIEW = "places.view"
+    PEOPLE_VIEW = "people.view"
+    PEOPLE_EDIT = "people.edit"
+    PEOPLE_IMPORT = "people.import"
+    PEOPLE_EXPORT = "people.export"
+    PEOPLE_REVEAL = "people.reveal"
+    ALERTS_VIEW = "alerts.view"
+    ALERTS_HANDLE = "alerts.handle"
+    COCKPIT_VIEW = "cockpit.view"
+
+
+@dataclass(frozen=True)
+class Role:
+    code: str
+    label: str
+    reach: Reach
+    caps: frozenset[Cap]
+    admin_role: bool = False  # one of the three separated administrator roles
+
+
+_DOMAIN_VIEW = {Cap.PLACES_VIEW, Cap.ALERTS_VIEW}
+
+ROLES: dict[str, Role] = {
+    r.code: r
+    for r in (
+        Role("system_admin", _("系统管理员"), Reach.SUBDISTRICT,
+             frozenset({Cap.ORG_MANAGE, Cap.PLACES_MANAGE, Cap.CONFIG_MANAGE, Cap.CALENDAR_MANAGE,
+                        Cap.PLACES_VIEW, Cap.ALERTS_VIEW, Cap.ALERTS_HANDLE}), admin_role=True),
+        Role("security_admin", _("安全管理员"), Reach.NONE,
+             frozenset({Cap.USERS_MANAGE, Cap.USERS_UNLOCK, Cap.KEYS_ROTATE}), admin_role=True),
+        Role("audit_admin", _("审计管理员"), Reach.NONE,
+             frozenset({Cap.AUDIT_VIEW, Cap.AUDIT_VERIFY, Cap.AUDIT_EXPORT}), admin_role=True),
+        Role("leader", _("街道领导"), Reach.SUBDISTRICT,
+             frozenset(_DOMAIN_VIEW | {Cap.COCKPIT_VIEW})),
+        Role("dispatcher", _("网格中心调度员"), Reach.SUBDISTRICT,
+             frozenset(_DOMAIN_VIEW | {Cap.ALERTS_HANDLE})),
+        Role("department_handler", _("职能部门处置人员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW)),
+        Role("grid_worker", _("网格员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.PEOPLE_VIEW})),
+        Role("rc_staff", _("居委会工作人员"), Reach.SUBTREE,
+             frozenset(_DOMAIN_VIEW | {Cap.PEOPLE_VIEW, Cap.PEOPLE_EDIT, Cap.PEOPLE_IMPORT,
+                                       Cap.PEOPLE_EXPORT, Cap.PEOPLE_REVEAL, Cap.ALERTS_HANDLE})),
+        Role("service_specialist", _("服务专员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW)),
+        Role("road_chief", _("路长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW)),
+        Role("river_chief", _("河长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW)),
+    )
+}
+
+ADMIN_ROLES = frozenset(code for code, role in ROLES.items() if role.admin_role)
+ROLE_CHOICES = [(code, role.label) for code, role in ROLES.items()]
+
+
+def role_get(code: str) -> Role:
+    return ROLES[code]

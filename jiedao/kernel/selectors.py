@@ -1,0 +1,63 @@
+"""Reads of the kernel, scoped."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .exceptions import NotFound
+from .models import Alert, AuditRecord, OrgUnit
+
+
+def org_unit_list(*, user, kind: str = ""):
+    qs = OrgUnit.objects.visible_to(user)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("path")
+
+
+def org_unit_get_visible(*, user, org_unit_id: int) -> OrgUnit:
+    unit = OrgUnit.objects.visible_to(user).filter(pk=org_unit_id).first()
+    if unit is None:
+        raise NotFound("not_found", "对象不存在。")
+    return unit
+
+
+def alert_list(*, user, state: str = ""):
+    qs = Alert.objects.visible_to(user)
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("-raised_at")
+
+
+def alert_get_visible(*, user, alert_id: int) -> Alert:
+    alert = Alert.objects.visible_to(user).filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound("not_found", "对象不存在。")
+    return alert
+
+
+def audit_list(*, user, action: str = "", actor: str = "", object_type: str = "", object_id: str = "",
+               outcome: str = "", since: dt.date | None = None, until: dt.date | None = None):
+    qs = AuditRecord.objects.visible_to(user)
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if actor:
+        qs = qs.filter(actor_username=actor)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id:
+        qs = qs.filter(object_id=object_id)
+    if outcome:
+        qs = qs.filter(outcome=outcome)
+    if since:
+        qs = qs.filter(created_at__date__gte=since)
+    if until:
+        qs = qs.filter(created_at__date__lte=until)
+    return qs.order_by("-seq")
+
+
+def audit_get_visible(*, user, record_id: int) -> AuditRecord:
+    record = AuditRecord.objects.visible_to(user).filter(pk=record_id).first()
+    if record is None:
+        raise NotFound("not_found", "对象不存在。")
+    return record

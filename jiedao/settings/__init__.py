@@ -1,0 +1,1 @@
+"""Settings: base.py (environment-driven) and test.py (the suite)."""

@@ -1,0 +1,17 @@
+from django.conf import settings
+
+from jiedao.kernel.scoping import user_scope
+
+
+def navigation(request):
+    """The modules this user can open; the UI hides what the user can't do (the service is the gate)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav": []}
+    scope = user_scope(user)
+    items = [("web:home", "地图", "places.view")]
+    items += [("people:list", "人口", "people.view"), ("web:alerts", "预警", "alerts.view"),
+              ("web:audit", "审计日志", "audit.view")]
+    nav = [{"url": u, "label": label} for u, label, cap in items if scope.has(cap)]
+    return {"nav": nav, "user_roles": sorted(scope.roles), "map_tile_url": settings.MAP_TILE_URL,
+            "is_admin_role": bool({"system_admin", "security_admin"} & scope.roles)}

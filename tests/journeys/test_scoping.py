@@ -1,0 +1,96 @@
+"""Every role × every object endpoint: an object of another sub-district answers 404 (DESIGN §4.2)."""
+
+import pytest
+
+from jiedao.kernel.alerts import alert_raise
+from jiedao.kernel.models import AuditRecord
+from jiedao.kernel.roles import ROLES
+
+
+def _endpoints(town):
+    """(method, url, body) for every object endpoint, pointed at one object of ``town``."""
+    p = town.people["p1"].pk
+    alert = alert_raise(rule="test.rule", subject_type="x", subject_id="1", message="m", subdistrict_id=town.sub.pk)
+    audit = AuditRecord.objects.filter(subdistrict=town.sub).first().pk
+    eps = [
+        ("get", f"/api/v1/people/{p}", None),
+        ("patch", f"/api/v1/people/{p}", {"version": 1, "name": "改名"}),
+        ("post", f"/api/v1/people/{p}/reveal", {"field": "phone", "reason": "核实"}),
+        ("get", f"/api/v1/org-units/{town.units['rc1'].pk}", None),
+        ("get", f"/api/v1/alerts/{alert.pk}", None),
+        ("post", f"/api/v1/alerts/{alert.pk}/acknowledge", None),
+        ("get", f"/api/v1/audit/{audit}", None),
+        ("get", f"/people/{p}/", None),
+        ("get", f"/people/{p}/edit/", None),
+        ("post", f"/people/{p}/reveal/", {"field": "phone", "reason": "核实"}),
+        ("post", f"/alerts/{alert.pk}/acknowledge/", None),
+    ]
+    eps += [("get", f"/api/v1/places/grid/{town.grids[0].pk}", None)]
+    eps += [("get", f"/api/v1/places/compound/{town.compounds['c1'].pk}", None)]
+    return eps
+
+
+def _call(client, method, url, body):
+    if url.startswith("/api/"):
+        return getattr(client, method)(url, body, content_type="application/json") if body is not None \
+            else getattr(client, method)(url)
+    return getattr(client, method)(url, body or {})
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_foreign_objects_answer_404_for_every_role(town, other_town, client_for, role):
+    client = client_for(town.users[role])
+    for method, url, body in _endpoints(other_town):
+        r = _call(client, method, url, body)
+        assert r.status_code == 404, f"{role} {method.upper()} {url} → {r.status_code}"
+
+
+def test_committee_staff_see_their_compounds_people_only(town, client_for):
+    c = client_for(town.users["rc_staff"])
+    assert c.get(f"/api/v1/people/{town.people['p1'].pk}").status_code == 200
+    assert c.get(f"/api/v1/people/{town.people['p2'].pk}").status_code == 404
+    assert c.get(f"/people/{town.people['p2'].pk}/").status_code == 404
+    names = [x["name"] for x in c.get("/api/v1/people").json()["items"]]
+    assert names == ["王小明"]
+
+
+def test_grid_worker_sees_the_people_of_assigned_grids(town, client_for):
+    c = client_for(town.users["grid_worker"])
+    names = [x["name"] for x in c.get("/api/v1/people").json()["items"]]
+    assert names == ["王小明"]
+    # but may not reveal
+    r = c.post(f"/api/v1/people/{town.people['p1'].pk}/reveal", {"field": "phone", "reason": "核实"},
+               content_type="application/json")
+    assert r.status_code == 403
+    assert AuditRecord.objects.filter(action="authz.denied", actor_username="T1-grid_worker").exists()
+
+
+@pytest.mark.parametrize("role", ["system_admin", "security_admin", "audit_admin", "leader", "dispatcher",
+                                  "department_handler", "service_specialist", "road_chief", "river_chief"])
+def test_roles_without_people_capability_see_no_people(town, client_for, role):
+    c = client_for(town.users[role])
+    assert c.get("/api/v1/people").json()["items"] == []
+    assert c.get(f"/api/v1/people/{town.people['p1'].pk}").status_code == 404
+
+
+def test_lists_never_include_foreign_rows(town, other_town, client_for):
+    foreign = {
+        "/api/v1/places/grid": {g.pk for g in other_town.grids},
+        "/api/v1/places/compound": {x.pk for x in other_town.compounds.values()},
+        "/api/v1/org-units": {u.pk for u in other_town.units.values()},
+        "/api/v1/people": {p.pk for p in other_town.people.values()},
+    }
+    for role in ROLES:
+        c = client_for(town.users[role])
+        for url, theirs in foreign.items():
+            ids = {x["id"] for x in c.get(url + "?limit=1000").json()["items"]}
+            assert not ids & theirs, f"{role} {url}"
+
+
+def test_audit_log_only_for_the_audit_admin(town, client_for):
+    assert client_for(town.users["audit_admin"]).get("/api/v1/audit").status_code == 200
+    assert client_for(town.users["audit_admin"]).get("/audit/").status_code == 200
+    for role in ROLES:
+        if role != "audit_admin":
+            assert client_for(town.users[role]).get("/api/v1/audit").status_code == 403, role
+            assert client_for(town.users[role]).get("/audit/").status_code == 403, role
