@@ -21,10 +21,10 @@ from jiedao.kernel.calendar import add_working_days
 from jiedao.kernel.models import OrgUnit, Subdistrict, User
 from jiedao.kernel.pii import crypto, idnumber
 from jiedao.kernel.services import membership_grant, org_unit_create, subdistrict_create
+from jiedao.people.models import Person
 from jiedao.places.geo import grid_index
 from jiedao.places.models import Building, Compound, Grid, GridAssignment, Premises, River, Road
 from jiedao.places.services import _area_m2
-from jiedao.people.models import Person
 
 from . import geography as geo
 

@@ -1,14 +1,14 @@
 import datetime as dt
 
 from ninja import Query, Router, Schema
-from ninja.responses import Status
 from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.responses import Status
 
 from . import alerts as alert_services
 from . import selectors
 from .auth import AuthError, api_token_create
-from .exceptions import PermissionDeniedError
 from .error_codes import KernelErrorCode
+from .exceptions import PermissionDeniedError
 from .schemas import AlertOut, AuditOut, ErrorOut, MeOut, OrgUnitOut, TokenIn, TokenOut
 from .scoping import user_scope
 

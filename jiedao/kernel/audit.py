@@ -171,7 +171,7 @@ def audit_verify(*, batch: int = 5000) -> list[ChainProblem]:
     prev_mac = ""
     last_seq = 0
     qs = AuditRecord.objects.order_by("seq")
-    fields = [f for f in CHAINED_FIELDS] + ["mac", "id"]
+    fields = [*CHAINED_FIELDS, "mac", "id"]
     while True:
         rows = list(qs.filter(seq__gt=last_seq).values(*fields)[:batch])
         if not rows:

@@ -51,7 +51,7 @@ class WorkCalendar:
             )
             days: dict[dt.date, bool] = {}
             # Global rows first, sub-district rows override them.
-            for date, kind, sub in sorted(rows, key=lambda r: r[2] is not None):
+            for date, kind, _sub in sorted(rows, key=lambda r: r[2] is not None):
                 days[date] = kind == "workday"
             self._overrides[year] = days
         return self._overrides[year]

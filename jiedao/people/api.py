@@ -1,9 +1,9 @@
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router
-from ninja.responses import Status
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.responses import Status
 
 from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.idempotency import run_idempotent

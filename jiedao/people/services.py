@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from jiedao.kernel.audit import audit_record, diff
 from jiedao.kernel.exceptions import ConflictError, DomainError
 from jiedao.kernel.permissions import require_capability
-from jiedao.kernel.pii import crypto, idnumber, phone as phone_mod
+from jiedao.kernel.pii import crypto, idnumber
+from jiedao.kernel.pii import phone as phone_mod
 from jiedao.kernel.pii.masking import mask_address, mask_id_number, mask_phone
 from jiedao.kernel.roles import Cap
 

@@ -3,16 +3,27 @@
 The cache is per process, keyed by ``Subdistrict.places_version``: every
 grid write bumps the version, so each process rebuilds its tree the next
 time it looks something up (one primary-key read per lookup batch).
+
+The polygons are also kept prepared in a numpy array. A sub-district has a
+few dozen grids, and for one point testing all of them in a single
+``shapely.intersects_xy`` call is about 4× faster than an STRtree query (which
+pays for a ``Point`` object and the query's Python overhead); above
+``SCAN_LIMIT`` polygons the tree wins and is used. Both test *intersects*, so
+a point on a shared edge matches both grids and the lowest id wins either way.
+Measured in bench/point_in_grid.py (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import shapely
 from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
+
+SCAN_LIMIT = 256  # up to this many grids, locate() scans prepared polygons instead of querying the tree
 
 
 @dataclass
@@ -21,22 +32,41 @@ class GridIndex:
     grid_ids: list[int]
     polygons: list
     tree: STRtree
+    _prepared: np.ndarray = field(init=False, repr=False)
+    _ids: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._prepared = np.array(self.polygons, dtype=object)
+        shapely.prepare(self._prepared)
+        self._ids = np.array(self.grid_ids, dtype=np.int64)
 
     def locate(self, lat: float, lng: float) -> int | None:
-        hits = self.tree.query(Point(lng, lat), predicate="intersects")
+        if len(self.grid_ids) <= SCAN_LIMIT:
+            hits = np.flatnonzero(shapely.intersects_xy(self._prepared, float(lng), float(lat)))
+        else:
+            hits = self.tree.query(Point(lng, lat), predicate="intersects")
         if len(hits) == 0:
             return None
         # On a shared edge the lowest id wins, so the answer is stable.
-        return min(self.grid_ids[i] for i in hits)
+        return min(self.grid_ids[i] for i in hits.tolist())
 
     def locate_many(self, lats, lngs) -> list[int | None]:
-        points = shapely.points(list(lngs), list(lats))
-        point_idx, poly_idx = self.tree.query(points, predicate="intersects")
-        out: list[int | None] = [None] * len(points)
-        for p, g in zip(point_idx.tolist(), poly_idx.tolist(), strict=True):
-            gid = self.grid_ids[g]
-            if out[p] is None or gid < out[p]:
-                out[p] = gid
+        xs = np.asarray(lngs, dtype=np.float64).ravel()
+        ys = np.asarray(lats, dtype=np.float64).ravel()
+        if len(xs) != len(ys):
+            raise ValueError("lats and lngs differ in length")
+        # Bounding-box candidates from the tree, then the exact test on the prepared polygons.
+        point_idx, poly_idx = self.tree.query(shapely.points(xs, ys))
+        keep = shapely.intersects_xy(self._prepared[poly_idx], xs[point_idx], ys[point_idx])
+        point_idx, gids = point_idx[keep], self._ids[poly_idx[keep]]
+        # Lowest grid id per point: sort by (point, id) and take each point's first row.
+        order = np.lexsort((gids, point_idx))
+        point_idx, gids = point_idx[order], gids[order]
+        first = np.ones(len(point_idx), dtype=bool)
+        first[1:] = point_idx[1:] != point_idx[:-1]
+        out: list[int | None] = [None] * len(xs)
+        for p, g in zip(point_idx[first].tolist(), gids[first].tolist(), strict=True):
+            out[p] = g
         return out
 
 

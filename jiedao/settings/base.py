@@ -238,8 +238,8 @@ LOGGING = {
 
 if DEBUG:
     # Development only: keys derived from SECRET_KEY so `make run` works without set-up.
-    import hashlib as _h
     import base64 as _b
+    import hashlib as _h
 
     def _derive(label: str) -> str:
         return _b.b64encode(_h.sha256((SECRET_KEY + label).encode()).digest()).decode()

@@ -25,12 +25,14 @@ DROP FUNCTION IF EXISTS kernel_audit_append_only();
 
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD)
+        with schema_editor.connection.cursor() as cur:  # no params: the % in RAISE stays literal
+            cur.execute(FORWARD)
 
 
 def backward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD)
+        with schema_editor.connection.cursor() as cur:
+            cur.execute(BACKWARD)
 
 
 class Migration(migrations.Migration):

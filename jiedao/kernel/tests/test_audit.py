@@ -10,11 +10,12 @@ from jiedao.kernel.models import AuditRecord
 
 def _tamper(sql, params):
     with connection.cursor() as cur:
+        # An attacker with database superuser rights can bypass the trigger; the chain still tells.
         if connection.vendor == "postgresql":
-            cur.execute("ALTER TABLE kernel_auditrecord DISABLE TRIGGER kernel_auditrecord_append_only")
+            cur.execute("SET session_replication_role = replica")
         cur.execute(sql, params)
         if connection.vendor == "postgresql":
-            cur.execute("ALTER TABLE kernel_auditrecord ENABLE TRIGGER kernel_auditrecord_append_only")
+            cur.execute("SET session_replication_role = DEFAULT")
 
 
 def test_chain_of_untouched_log_verifies(town):

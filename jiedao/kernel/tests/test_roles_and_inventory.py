@@ -9,7 +9,7 @@ from jiedao.kernel.services import membership_grant
 
 
 def test_three_admin_roles_exist_and_none_reads_people():
-    assert ADMIN_ROLES == {"system_admin", "security_admin", "audit_admin"}
+    assert {"system_admin", "security_admin", "audit_admin"} == ADMIN_ROLES
     for code in ADMIN_ROLES:
         assert not {c for c in ROLES[code].caps if c.startswith("people.")}
 
