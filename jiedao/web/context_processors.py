@@ -11,7 +11,10 @@ def navigation(request):
     scope = user_scope(user)
     items = [("web:home", "地图", "places.view")]
     items += [("people:list", "人口", "people.view"), ("web:alerts", "预警", "alerts.view"),
-              ("web:audit", "审计日志", "audit.view")]
+              ("web:audit", "审计日志", "audit.view"), ("web:lockouts", "账号锁定", "users.unlock")]
     nav = [{"url": u, "label": label} for u, label, cap in items if scope.has(cap)]
-    return {"nav": nav, "user_roles": sorted(scope.roles), "map_tile_url": settings.MAP_TILE_URL,
+    from jiedao.kernel.models import Notification
+
+    unread = Notification.objects.visible_to(user).filter(read_at__isnull=True).count()
+    return {"nav": nav, "unread_notifications": unread, "user_roles": sorted(scope.roles), "map_tile_url": settings.MAP_TILE_URL,
             "is_admin_role": bool({"system_admin", "security_admin"} & scope.roles)}

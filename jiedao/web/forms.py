@@ -21,3 +21,8 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.widget.attrs.setdefault("class", "form-select" if isinstance(field, forms.ChoiceField) else "form-control")
+
+
+class UnlockForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    ip = forms.GenericIPAddressField(required=False)

@@ -10,4 +10,7 @@ urlpatterns = [
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/<int:alert_id>/<str:action>/", views.alert_action, name="alert_action"),
     path("audit/", views.audit, name="audit"),
+    path("audit/export.xlsx", views.audit_export_view, name="audit_export"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("security/lockouts/", views.lockouts, name="lockouts"),
 ]

@@ -3,17 +3,22 @@
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from jiedao.kernel import alerts as alert_services
 from jiedao.kernel import selectors as kernel_selectors
 from jiedao.kernel.auth import AuthError, auth_check_credentials, auth_record_login, auth_record_logout
-from jiedao.kernel.exceptions import DomainError
+from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
+from jiedao.kernel.exporting import audit_export
+from jiedao.kernel.models import Notification
+from jiedao.kernel.security import lockout_list, user_unlock
 from jiedao.kernel.scoping import user_scope
 
-from .forms import AuditFilterForm, LoginForm
+from .forms import AuditFilterForm, LoginForm, UnlockForm
 
 
 def login_view(request):
@@ -68,14 +73,45 @@ def alert_action(request, alert_id: int, action: str):
     return redirect("web:alerts")
 
 
-def audit(request):
+def _audit_queryset(request):
     form = AuditFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
+    filters = {k: v for k, v in (form.cleaned_data if form.is_valid() else {}).items() if v}
     if not user_scope(request.user).has("audit.view"):
-        from jiedao.kernel.exceptions import PermissionDeniedError
-
         raise PermissionDeniedError("forbidden", "您没有查看审计日志的权限。", capability="audit.view",
                                     actor=request.user)
-    qs = kernel_selectors.audit_list(user=request.user, **{k: v for k, v in filters.items() if v})
+    return form, filters, kernel_selectors.audit_list(user=request.user, **filters)
+
+
+def audit(request):
+    form, _filters, qs = _audit_queryset(request)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "web/audit.html", {"page": page, "form": form})
+    return render(request, "web/audit.html", {"page": page, "form": form,
+                                              "can_export": user_scope(request.user).has("audit.export")})
+
+
+def audit_export_view(request):
+    _form, filters, qs = _audit_queryset(request)
+    data = audit_export(actor=request.user, queryset=qs, filters=filters)
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = 'attachment; filename="audit.xlsx"'
+    return response
+
+
+def inbox(request):
+    qs = Notification.objects.visible_to(request.user)
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    if request.method == "POST":
+        qs.filter(read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("web:inbox")
+    return render(request, "web/inbox.html", {"page": page})
+
+
+def lockouts(request):
+    if request.method == "POST":
+        form = UnlockForm(request.POST)
+        if form.is_valid():
+            count = user_unlock(actor=request.user, username=form.cleaned_data["username"],
+                                ip=form.cleaned_data["ip"] or None)
+            messages.success(request, f"已解锁（清除 {count} 条失败记录）。")
+        return redirect("web:lockouts")
+    return render(request, "web/lockouts.html", {"attempts": lockout_list(user=request.user)})

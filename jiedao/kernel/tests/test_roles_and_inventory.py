@@ -52,3 +52,14 @@ def test_inventory_entries_point_at_real_fields():
         model._meta.get_field(entry.field)
         assert entry.cls in {"sensitive", "general"}
         assert entry.purpose and entry.legal_basis and entry.retention
+
+
+def test_personal_information_doc_is_current():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from jiedao.kernel.pii.inventory import render_markdown
+
+    doc = Path(settings.BASE_DIR, "docs", "personal-information.md").read_text(encoding="utf-8")
+    assert doc == render_markdown(), "run: python manage.py pii_inventory > docs/personal-information.md"
