@@ -5,6 +5,7 @@ its own audit record (with the changed fields) in the same transaction.
 """
 
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 
 from .audit import audit_record
@@ -87,11 +88,23 @@ class OrgUnitAdmin(AuditedAdmin):
 
 
 @admin.register(User)
-class UserAdmin(AuditedAdmin):
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+    """Accounts for the security administrator. No staff/superuser flags here: roles come from memberships."""
+
     capability = "users.manage"
     list_display = ("username", "display_name", "is_active", "last_login")
+    list_filter = ("is_active",)
     search_fields = ("username", "display_name")
-    fields = ("username", "display_name", "email", "is_active")
+    fieldsets = ((None, {"fields": ("username", "password")}), ("个人信息", {"fields": ("display_name", "email")}),
+                 ("状态", {"fields": ("is_active",)}))
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "display_name", "password1", "password2")}),)
+    filter_horizontal = ()
+
+    def log_change(self, request, obj, message):
+        # The password form of Django's UserAdmin saves outside save_model: audit it here.
+        if "password" in str(message).lower():
+            audit_record(actor=request.user, action="user.password_set", obj=obj)
+        return super().log_change(request, obj, message)
 
 
 @admin.register(Membership)

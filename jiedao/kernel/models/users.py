@@ -26,7 +26,9 @@ class User(AbstractUser):
     def scope_q(cls, scope):
         if not scope.has("users.manage"):
             return Q(pk=scope.user_id)
-        return Q(memberships__org_unit__subdistrict_id__in=scope.subdistrict_ids) | Q(pk=scope.user_id)
+        # Accounts of the manager's sub-districts, plus accounts with no membership yet (just created).
+        members = Membership.objects.filter(org_unit__subdistrict_id__in=scope.subdistrict_ids).values("user_id")
+        return Q(pk__in=members) | ~Q(pk__in=Membership.objects.values("user_id")) | Q(pk=scope.user_id)
 
 
 class Membership(models.Model):
