@@ -15,8 +15,8 @@ from jiedao.kernel.auth import AuthError, auth_check_credentials, auth_record_lo
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.exporting import audit_export
 from jiedao.kernel.models import Notification
-from jiedao.kernel.security import lockout_list, user_unlock
 from jiedao.kernel.scoping import user_scope
+from jiedao.kernel.security import lockout_list, user_unlock
 
 from .forms import AuditFilterForm, LoginForm, UnlockForm
 
