@@ -51,6 +51,8 @@ def build_town(code: str, name: str, lng0: float, lat0: float, seq: int) -> Town
                                              name="网格中心", parent=office)
     t.units["dept"] = org_unit_create(actor=None, subdistrict=sub, kind="department", code="cg", name="城管中队",
                                       parent=office)
+    t.units["dept2"] = org_unit_create(actor=None, subdistrict=sub, kind="department", code="scjg", name="市场监管所",
+                                       parent=office)
     t.units["rc1"] = org_unit_create(actor=None, subdistrict=sub, kind="residents_committee", code="rc1",
                                      name="一居委", parent=office)
     t.units["rc2"] = org_unit_create(actor=None, subdistrict=sub, kind="residents_committee", code="rc2",
@@ -75,6 +77,9 @@ def build_town(code: str, name: str, lng0: float, lat0: float, seq: int) -> Town
     rc2_staff = User.objects.create_user(username=f"{code}-rc2-staff", password=PASSWORD)
     membership_grant(actor=None, user=rc2_staff, org_unit=t.units["rc2"], role="rc_staff")
     t.users["rc2_staff"] = rc2_staff
+    dept2_handler = User.objects.create_user(username=f"{code}-dept2-handler", password=PASSWORD)
+    membership_grant(actor=None, user=dept2_handler, org_unit=t.units["dept2"], role="department_handler")
+    t.users["dept2_handler"] = dept2_handler
     t.people["p2"] = person_create(actor=rc2_staff, subdistrict=sub, name="李小红",
                                    id_number=make_id(seq * 10 + 2, "F"), phone="13900000002",
                                    address="测试路2号5室", compound=t.compounds["c2"])

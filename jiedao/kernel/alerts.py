@@ -87,3 +87,16 @@ def alert_acknowledge(*, actor, alert: Alert) -> Alert:
 def alert_resolve(*, actor, alert: Alert) -> Alert:
     return _alert_move(actor=actor, alert=alert, expected={AlertState.OPEN, AlertState.ACKNOWLEDGED},
                        target=AlertState.RESOLVED, action="alert.resolve")
+
+
+def alerts_resolve_for_subject(*, subject_type: str, subject_id: str, rules: tuple[str, ...] = ()) -> int:
+    """The subject no longer needs attention (e.g. the case was closed): resolve its open alerts."""
+    qs = Alert.objects.filter(subject_type=subject_type, subject_id=subject_id).exclude(state=AlertState.RESOLVED)
+    if rules:
+        qs = qs.filter(rule__in=rules)
+    count = 0
+    for alert in qs:
+        Alert.objects.filter(pk=alert.pk).update(state=AlertState.RESOLVED, resolved_at=timezone.now())
+        audit_record(actor=None, action="alert.resolve", obj=alert, changes={"state": [alert.state, "resolved"]})
+        count += 1
+    return count

@@ -9,6 +9,9 @@ PUBLIC_PREFIXES = (
     "/api/docs",
     "/api/v1/docs",
     "/api/v1/openapi.json",
+    "/api/v1/alarms",  # devices sign each request (HMAC per source)
+    "/open311/",  # Open311 GeoReport v2: public reads, api_key for POST
+    "/report/",  # residents' public report page (rate-limited)
 )
 
 

@@ -43,6 +43,20 @@ class Cap(StrEnum):
     ALERTS_VIEW = "alerts.view"
     ALERTS_HANDLE = "alerts.handle"
     COCKPIT_VIEW = "cockpit.view"
+    # cases (一网统管)
+    CASES_VIEW = "cases.view"
+    CASES_REPORT = "cases.report"
+    CASES_REGISTER = "cases.register"
+    CASES_DISPATCH = "cases.dispatch"
+    CASES_HANDLE = "cases.handle"
+    CASES_VERIFY = "cases.verify"
+    CASES_CLOSE = "cases.close"
+    CASES_APPROVE_POSTPONE = "cases.approve_postpone"
+    CASES_SUPERVISE = "cases.supervise"
+    CASES_FOLLOW_UP = "cases.follow_up"
+    CASES_MERGE = "cases.merge"
+    CASES_EVALUATE = "cases.evaluate"
+    CASES_IMPORT = "cases.import"
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,10 @@ class Role:
     admin_role: bool = False  # one of the three separated administrator roles
 
 
-_DOMAIN_VIEW = {Cap.PLACES_VIEW, Cap.ALERTS_VIEW}
+_DOMAIN_VIEW = {Cap.PLACES_VIEW, Cap.ALERTS_VIEW, Cap.CASES_VIEW}
+_CENTRE = {Cap.CASES_REPORT, Cap.CASES_REGISTER, Cap.CASES_DISPATCH, Cap.CASES_VERIFY, Cap.CASES_CLOSE,
+           Cap.CASES_APPROVE_POSTPONE, Cap.CASES_SUPERVISE, Cap.CASES_FOLLOW_UP, Cap.CASES_MERGE, Cap.CASES_EVALUATE,
+           Cap.CASES_IMPORT}
 
 ROLES: dict[str, Role] = {
     r.code: r
@@ -67,17 +84,18 @@ ROLES: dict[str, Role] = {
         Role("audit_admin", _("审计管理员"), Reach.NONE,
              frozenset({Cap.AUDIT_VIEW, Cap.AUDIT_VERIFY, Cap.AUDIT_EXPORT}), admin_role=True),
         Role("leader", _("街道领导"), Reach.SUBDISTRICT,
-             frozenset(_DOMAIN_VIEW | {Cap.COCKPIT_VIEW})),
+             frozenset(_DOMAIN_VIEW | {Cap.COCKPIT_VIEW, Cap.CASES_SUPERVISE, Cap.CASES_EVALUATE})),
         Role("dispatcher", _("网格中心调度员"), Reach.SUBDISTRICT,
-             frozenset(_DOMAIN_VIEW | {Cap.ALERTS_HANDLE})),
-        Role("department_handler", _("职能部门处置人员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW)),
-        Role("grid_worker", _("网格员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.PEOPLE_VIEW})),
+             frozenset(_DOMAIN_VIEW | _CENTRE | {Cap.ALERTS_HANDLE})),
+        Role("department_handler", _("职能部门处置人员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.CASES_HANDLE})),
+        Role("grid_worker", _("网格员"), Reach.SUBTREE,
+             frozenset(_DOMAIN_VIEW | {Cap.PEOPLE_VIEW, Cap.CASES_REPORT, Cap.CASES_VERIFY})),
         Role("rc_staff", _("居委会工作人员"), Reach.SUBTREE,
              frozenset(_DOMAIN_VIEW | {Cap.PEOPLE_VIEW, Cap.PEOPLE_EDIT, Cap.PEOPLE_IMPORT,
-                                       Cap.PEOPLE_EXPORT, Cap.PEOPLE_REVEAL, Cap.ALERTS_HANDLE})),
-        Role("service_specialist", _("服务专员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW)),
-        Role("road_chief", _("路长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW)),
-        Role("river_chief", _("河长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW)),
+                                       Cap.PEOPLE_EXPORT, Cap.PEOPLE_REVEAL, Cap.ALERTS_HANDLE, Cap.CASES_REPORT})),
+        Role("service_specialist", _("服务专员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.CASES_REPORT})),
+        Role("road_chief", _("路长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.CASES_REPORT})),
+        Role("river_chief", _("河长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.CASES_REPORT})),
     )
 }
 

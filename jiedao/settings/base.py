@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "jiedao.kernel",
     "jiedao.places",
     "jiedao.people",
+    "jiedao.cases",
     "jiedao.web",
     "jiedao.demo",
 ]

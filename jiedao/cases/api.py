@@ -1,0 +1,126 @@
+"""/api/v1/cases: list with the console's filters, create, detail, one POST per transition."""
+
+from django.utils.translation import gettext as _
+from ninja import File, Form, Query, Router, Schema
+from ninja.files import UploadedFile
+from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.responses import Status
+
+from jiedao.kernel.exceptions import DomainError
+from jiedao.kernel.idempotency import run_idempotent
+from jiedao.kernel.scoping import user_scope
+
+from . import selectors
+from .choices import CaseSource, Urgency
+from .schemas import AlarmOut, CaseDetailOut, CaseOut, CategoryOut, HotlineBatchIn, HotlineResultOut, TransitionIn
+from .services import case_transition
+from .services.alarms import alarm_receive
+from .services.hotline import hotline_import, hotline_orders_from_xlsx
+from .services.intake import Intake, case_report
+from .workflow import Action
+
+router = Router(tags=["cases"])
+
+
+def _subdistrict(request):
+    from jiedao.kernel.models import Subdistrict
+
+    ids = sorted(user_scope(request.user).subdistrict_ids)
+    if not ids:
+        raise DomainError("no_subdistrict", _("您不属于任何街道。"), status=403)
+    return Subdistrict.objects.get(pk=ids[0])
+
+
+class CaseFilters(Schema):
+    state: str = ""
+    category_id: int | None = None
+    grid_id: int | None = None
+    department_id: int | None = None
+    source: str = ""
+    overdue: bool = False
+    supervised: bool = False
+    q: str = ""
+    order: str = "deadline"
+
+
+@router.get("/categories", response=list[CategoryOut])
+@paginate(LimitOffsetPagination)
+def categories(request, q: str = "", kind: str = ""):
+    return selectors.category_leaves(user=request.user, q=q, kind=kind)
+
+
+@router.get("", response=list[CaseOut])
+@paginate(LimitOffsetPagination)
+def case_list(request, filters: Query[CaseFilters]):
+    return selectors.case_list(user=request.user, **filters.dict())
+
+
+class CaseIn(Schema):
+    description: str
+    category_id: int | None = None
+    lat: float | None = None
+    lng: float | None = None
+    coord_system: str = "wgs84"
+    address: str = ""
+    urgency: str = Urgency.NORMAL
+    title: str = ""
+
+
+@router.post("", response={201: CaseOut})
+def case_create(request, payload: Form[CaseIn], photos: File[list[UploadedFile]] = None):
+    """Report a case (multipart/form-data, 0–6 photos). Send an Idempotency-Key: a retry returns the first case."""
+
+    def work():
+        category = (selectors.category_get_visible(user=request.user, category_id=payload.category_id)
+                    if payload.category_id else None)
+        case = case_report(actor=request.user, subdistrict=_subdistrict(request), intake=Intake(
+            source=CaseSource.GRID_WORKER if user_scope(request.user).has("cases.verify") and
+            "grid_worker" in user_scope(request.user).roles else CaseSource.STAFF,
+            description=payload.description, category=category, lat=payload.lat, lng=payload.lng,
+            coord_system=payload.coord_system, address=payload.address, urgency=payload.urgency,
+            title=payload.title, photos=tuple(photos or ())))
+        return 201, CaseOut.from_orm(case).model_dump(mode="json")
+
+    status, body = run_idempotent(request=request, endpoint="cases.create", work=work)
+    return Status(status, body)
+
+
+@router.post("/import/hotline", response=HotlineResultOut)
+def import_hotline(request, payload: HotlineBatchIn):
+    """A batch of 12345 work orders (JSON). A re-sent order number makes no second case."""
+    orders = [o.dict() for o in payload.orders]
+    return hotline_import(actor=request.user, subdistrict=_subdistrict(request), orders=orders)
+
+
+@router.post("/import/hotline.xlsx", response=HotlineResultOut)
+def import_hotline_xlsx(request, file: File[UploadedFile]):
+    """The same as an .xlsx export of the city platform (columns 工单编号, 受理时间, 来电人, …)."""
+    orders = hotline_orders_from_xlsx(file.read())
+    return hotline_import(actor=request.user, subdistrict=_subdistrict(request), orders=orders)
+
+
+@router.get("/{case_id}", response=CaseDetailOut)
+def case_detail(request, case_id: int):
+    return selectors.case_get_visible(user=request.user, case_id=case_id)
+
+
+@router.post("/{case_id}/{action}", response=CaseDetailOut)
+def case_action(request, case_id: int, action: Action, payload: TransitionIn):
+    """Apply one workflow transition. ``version`` is the version you saw: a stale one answers 409."""
+    case = selectors.case_get_visible(user=request.user, case_id=case_id)
+    data = payload.dict(exclude={"version", "comment"}, exclude_none=True)
+    case_transition(actor=request.user, case=case, action=action, expected_version=payload.version,
+                    comment=payload.comment, **data)
+    return selectors.case_get_visible(user=request.user, case_id=case_id)
+
+
+alarms_router = Router(tags=["alarms"])
+
+
+@alarms_router.post("", auth=None, response={201: AlarmOut, 200: AlarmOut})
+def alarm(request):
+    """Sensor/video alarm webhook, signed per device source (see docs/cases.md)."""
+    case, created = alarm_receive(source_code=request.headers.get("X-Jiedao-Source", ""),
+                                  timestamp=request.headers.get("X-Jiedao-Timestamp", ""),
+                                  signature=request.headers.get("X-Jiedao-Signature", ""), body=request.body)
+    return Status(201 if created else 200, {"case_id": case.pk, "number": case.number, "created": created})

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class CasesConfig(AppConfig):
+    name = "jiedao.cases"
+    label = "cases"
+    verbose_name = "一网统管"
+
+    def ready(self) -> None:
+        from jiedao.kernel.alerts import AlertRule, register_rule
+
+        register_rule(AlertRule("case.overdue", "案件超期", "critical"))
+        register_rule(AlertRule("case.near_deadline", "案件临近时限", "warning"))

@@ -1,0 +1,197 @@
+"""The case engine (一网统管): one Case model for every problem or request, whatever its source."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from jiedao.kernel.pii.fields import EncryptedTextField
+from jiedao.kernel.scoping import ScopedQuerySet
+
+from .choices import AssignmentRole, AssignmentState, CaseSource, CaseState, CategoryKind, PhotoStage, Urgency
+
+
+class CaseCategory(models.Model):
+    """管理部件/管理事项 → 大类 → 小类 (GB/T 47678.5-2026), with the legacy 4-digit code where one matches.
+
+    Rows belong to a sub-district because the default department and deadlines are its configuration.
+    """
+
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.CASCADE, related_name="+")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    kind = models.CharField(_("类型"), max_length=16, choices=CategoryKind.choices)
+    code = models.CharField(_("编码"), max_length=16)
+    legacy_code = models.CharField(_("旧标准编码"), max_length=8, blank=True, db_index=True)
+    name = models.CharField(_("名称"), max_length=64)
+    is_leaf = models.BooleanField(default=True)
+    default_department = models.ForeignKey("kernel.OrgUnit", null=True, blank=True, on_delete=models.SET_NULL,
+                                           related_name="+", verbose_name=_("默认处置部门"))
+    urgent_hours = models.FloatField(_("紧急处置时限（工作小时）"), null=True, blank=True)
+    normal_days = models.PositiveSmallIntegerField(_("一般处置时限（工作日）"), null=True, blank=True)
+    active = models.BooleanField(_("启用"), default=True)
+    source = models.CharField(max_length=32, default="gb47678.5-2026")  # or a chapter app's code
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("案件类别")
+        verbose_name_plural = _("案件类别")
+        constraints = [models.UniqueConstraint(fields=["subdistrict", "kind", "code"], name="category_code_unique")]
+        ordering = ["kind", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @classmethod
+    def scope_q(cls, scope):
+        return Q(subdistrict_id__in=scope.subdistrict_ids)
+
+
+class Case(models.Model):
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(_("案件编号"), max_length=32, blank=True, db_index=True)
+    source = models.CharField(_("来源"), max_length=16, choices=CaseSource.choices)
+    external_id = models.CharField(_("外部编号"), max_length=64, blank=True)  # 12345 工单号, alarm id…
+    category = models.ForeignKey(CaseCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
+                                 verbose_name=_("类别"))
+    title = models.CharField(_("标题"), max_length=120, blank=True)
+    description = models.TextField(_("问题描述"))
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    lat = models.FloatField(_("纬度"), null=True, blank=True)
+    lng = models.FloatField(_("经度"), null=True, blank=True)
+    grid = models.ForeignKey("places.Grid", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
+    urgency = models.CharField(_("紧急程度"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
+    state = models.CharField(_("状态"), max_length=16, choices=CaseState.choices, default=CaseState.REPORTED,
+                             db_index=True)
+    version = models.PositiveIntegerField(default=1)
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="reported_cases")
+    reporter_name = models.CharField(_("反映人"), max_length=64, blank=True)
+    reporter_phone = EncryptedTextField(_("反映人电话"), blank=True, default="")
+    public_token = models.CharField(max_length=32, blank=True, db_index=True)  # lets the reporter follow the case
+    lead_department = models.ForeignKey("kernel.OrgUnit", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+", verbose_name=_("主办部门"))
+    deadline_at = models.DateTimeField(_("处置时限"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("上报时间"), db_index=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    supervision_level = models.PositiveSmallIntegerField(_("督办级别"), default=0)
+    postpone_requested_until = models.DateTimeField(null=True, blank=True)
+    postponed = models.BooleanField(default=False)
+    rework_count = models.PositiveSmallIntegerField(default=0)
+    return_count = models.PositiveSmallIntegerField(default=0)
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="duplicates")
+    duplicate_candidates = models.JSONField(default=list, blank=True)  # ids flagged at intake (X-3)
+    satisfaction = models.PositiveSmallIntegerField(_("满意度"), null=True, blank=True)  # 1..5
+    follow_up_note = models.TextField(blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("案件")
+        verbose_name_plural = _("案件")
+        indexes = [
+            models.Index(fields=["subdistrict", "state", "deadline_at"]),
+            models.Index(fields=["subdistrict", "grid", "state"]),
+            models.Index(fields=["subdistrict", "reported_at"]),
+            models.Index(fields=["subdistrict", "category", "reported_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["subdistrict", "source", "external_id"], condition=~Q(external_id=""),
+                                    name="case_external_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"#{self.pk}"
+
+    @classmethod
+    def scope_q(cls, scope):
+        if not scope.has("cases.view"):
+            return None
+        q = Q(subdistrict_id__in=scope.wide_subdistrict_ids) | Q(reporter_id=scope.user_id)
+        if scope.org_unit_ids:
+            q |= Q(assignments__department_id__in=scope.org_unit_ids) | Q(grid__org_unit_id__in=scope.org_unit_ids)
+        if scope.grid_ids:
+            q |= Q(grid_id__in=scope.grid_ids)
+        return q
+
+
+class CaseAssignment(models.Model):
+    """One department on a case: the lead, or a co-handler in joint handling (联动处置)."""
+
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assignments")
+    department = models.ForeignKey("kernel.OrgUnit", on_delete=models.PROTECT, related_name="case_assignments")
+    role = models.CharField(max_length=8, choices=AssignmentRole.choices, default=AssignmentRole.LEAD)
+    state = models.CharField(max_length=16, choices=AssignmentState.choices, default=AssignmentState.DISPATCHED)
+    feedback = models.TextField(blank=True)
+    dispatched_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    feedback_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["subdistrict", "department", "state"])]
+
+
+class CaseEvent(models.Model):
+    """The append-only timeline of a case."""
+
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=32)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, blank=True)
+    department = models.ForeignKey("kernel.OrgUnit", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    comment = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+def photo_path(instance, filename):
+    return f"cases/{instance.subdistrict_id}/{instance.case_id}/{filename}"
+
+
+class CasePhoto(models.Model):
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="photos")
+    event = models.ForeignKey(CaseEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="photos")
+    stage = models.CharField(max_length=16, choices=PhotoStage.choices, default=PhotoStage.REPORT)
+    image = models.FileField(upload_to=photo_path)  # the original as uploaded (may carry EXIF)
+    public_image = models.FileField(upload_to=photo_path)  # re-encoded JPEG, EXIF stripped
+    thumbnail = models.FileField(upload_to=photo_path)
+    content_type = models.CharField(max_length=32)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class AlarmSource(models.Model):
+    """A registered sensor or video platform (雪亮工程, 神经元) that posts signed alarms."""
+
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(_("设备源编码"), max_length=64, unique=True)
+    name = models.CharField(_("名称"), max_length=128)
+    secret = EncryptedTextField(_("签名密钥"))
+    category_map = models.JSONField(_("告警类型→案件类别编码"), default=dict, blank=True)
+    active = models.BooleanField(default=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def scope_q(cls, scope):
+        if not scope.has("config.manage"):
+            return None
+        return Q(subdistrict_id__in=scope.subdistrict_ids)

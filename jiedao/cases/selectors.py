@@ -1,0 +1,106 @@
+"""Reads of the case engine, always through visible_to(user)."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils import timezone
+
+from jiedao.kernel.exceptions import NotFound
+from jiedao.kernel.scoping import user_scope
+
+from .choices import OPEN_STATES, AssignmentState, CaseState
+from .models import Case, CaseCategory
+
+FILTERS = ("state", "category_id", "grid_id", "department_id", "source", "overdue", "q", "supervised")
+
+
+def case_list(*, user, state: str = "", category_id: int | None = None, grid_id: int | None = None,
+              department_id: int | None = None, source: str = "", overdue: bool = False, q: str = "",
+              supervised: bool = False, order: str = "deadline"):
+    qs = Case.objects.visible_to(user).select_related("category", "grid", "lead_department")
+    if state == "open":
+        qs = qs.filter(state__in=OPEN_STATES)
+    elif state:
+        qs = qs.filter(state__in=state.split(","))
+    if category_id:
+        qs = qs.filter(Q(category_id=category_id) | Q(category__parent_id=category_id))
+    if grid_id:
+        qs = qs.filter(grid_id=grid_id)
+    if department_id:
+        qs = qs.filter(assignments__department_id=department_id,
+                       assignments__state__in=[AssignmentState.DISPATCHED, AssignmentState.ACCEPTED,
+                                               AssignmentState.FEEDBACK])
+    if source:
+        qs = qs.filter(source=source)
+    if overdue:
+        qs = qs.filter(state__in=OPEN_STATES, deadline_at__lt=timezone.now())
+    if supervised:
+        qs = qs.filter(supervision_level__gt=0)
+    if q:
+        qs = qs.filter(Q(number__startswith=q.strip()) | Q(title__icontains=q) | Q(address__icontains=q))
+    if department_id:
+        qs = qs.distinct()
+    ordering = {"deadline": ("deadline_at", "id"), "newest": ("-reported_at", "-id")}.get(order, ("deadline_at", "id"))
+    return qs.order_by(*ordering)
+
+
+def case_get_visible(*, user, case_id: int) -> Case:
+    case = Case.objects.visible_to(user).select_related("category", "grid", "lead_department", "reporter") \
+        .filter(pk=case_id).first()
+    if case is None:
+        raise NotFound("not_found", "案件不存在。")
+    return case
+
+
+def case_timeline(*, case: Case):
+    return case.events.select_related("actor", "department").prefetch_related("photos")
+
+
+def case_duplicates(*, user, case: Case):
+    """Flagged candidates the user can see, for the side-by-side view."""
+    ids = list(case.duplicate_candidates or [])
+    return Case.objects.visible_to(user).filter(pk__in=ids).select_related("category").order_by("reported_at")
+
+
+def department_inbox(*, user):
+    """For a department's handlers: what to accept, what is in hand, what is overdue."""
+    units = user_scope(user).org_unit_ids
+    base = Case.objects.visible_to(user).select_related("category", "grid").distinct()
+    mine = base.filter(assignments__department_id__in=units)
+    now = timezone.now()
+    return {
+        "to_accept": mine.filter(assignments__state=AssignmentState.DISPATCHED, state=CaseState.DISPATCHED)
+        .order_by("deadline_at"),
+        "in_hand": mine.filter(assignments__state=AssignmentState.ACCEPTED,
+                               state__in=[CaseState.ACCEPTED, CaseState.DISPATCHED]).order_by("deadline_at"),
+        "overdue": mine.filter(state__in=OPEN_STATES, deadline_at__lt=now,
+                               assignments__state__in=[AssignmentState.DISPATCHED, AssignmentState.ACCEPTED])
+        .order_by("deadline_at"),
+        "waiting": mine.filter(assignments__state=AssignmentState.FEEDBACK, state=CaseState.HANDLED)
+        .order_by("-handled_at"),
+    }
+
+
+def grid_worker_tasks(*, user):
+    scope = user_scope(user)
+    base = Case.objects.visible_to(user).select_related("category", "grid")
+    return {
+        "to_verify": base.filter(state=CaseState.HANDLED, grid_id__in=scope.grid_ids).order_by("handled_at"),
+        "my_reports": base.filter(reporter=user).order_by("-reported_at")[:20],
+    }
+
+
+def category_leaves(*, user, q: str = "", kind: str = ""):
+    qs = CaseCategory.objects.visible_to(user).filter(is_leaf=True, active=True).select_related("parent")
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(code__startswith=q) | Q(legacy_code__startswith=q))
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("kind", "code")
+
+
+def category_get_visible(*, user, category_id: int) -> CaseCategory:
+    category = CaseCategory.objects.visible_to(user).filter(pk=category_id).first()
+    if category is None:
+        raise NotFound("not_found", "案件类别不存在。")
+    return category

@@ -1,0 +1,115 @@
+"""12345 hotline work orders (GOV-1): a batch as JSON or .xlsx; a re-sent order number makes no second case.
+
+Fields follow the common 12345 work-order export (docs/cases.md):
+order_no 工单编号 · received_at 受理时间 · caller_name 来电人 · caller_phone 来电号码 · content 诉求内容 ·
+address 事发地址 · category_code 问题分类编码 (2026 or legacy code) · category_name 问题分类 ·
+deadline 办结时限 · lat/lng (optional, WGS-84 or with coord_system) · urgency 紧急程度.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from jiedao.kernel.exceptions import DomainError
+from jiedao.kernel.permissions import require_capability
+
+from ..categories import category_for_code
+from ..choices import CaseSource, Urgency
+from ..error_codes import CaseErrorCode
+from ..models import Case, CaseCategory
+from .intake import Intake, case_report
+
+XLSX_COLUMNS = {"工单编号": "order_no", "受理时间": "received_at", "来电人": "caller_name", "来电号码": "caller_phone",
+                "诉求内容": "content", "事发地址": "address", "问题分类编码": "category_code",
+                "问题分类": "category_name", "办结时限": "deadline", "紧急程度": "urgency"}
+
+
+@dataclass
+class HotlineResult:
+    created: list[str] = field(default_factory=list)  # case numbers
+    duplicates: list[str] = field(default_factory=list)  # order numbers already received
+    errors: list[dict] = field(default_factory=list)  # {"index", "order_no", "message"}
+
+
+def _parse_time(value) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        text = str(value).strip().replace("/", "-")
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(_("时间格式不正确：%s") % text) from exc
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+def hotline_import(*, actor, subdistrict, orders: list[dict]) -> HotlineResult:
+    """Each order in its own transaction: one bad order does not stop the batch, and the report says which."""
+    require_capability(actor, "cases.import")
+    result = HotlineResult()
+    for index, order in enumerate(orders):
+        order_no = str(order.get("order_no") or "").strip()
+        try:
+            if not order_no:
+                raise ValueError(_("缺少工单编号。"))
+            if Case.objects.filter(subdistrict=subdistrict, source=CaseSource.HOTLINE, external_id=order_no).exists():
+                result.duplicates.append(order_no)
+                continue
+            content = str(order.get("content") or "").strip()
+            if not content:
+                raise ValueError(_("缺少诉求内容。"))
+            category = category_for_code(subdistrict_id=subdistrict.pk, code=str(order.get("category_code") or ""))
+            if category is None and order.get("category_name"):
+                category = CaseCategory.objects.filter(subdistrict=subdistrict, is_leaf=True,
+                                                       name=str(order["category_name"]).strip()).first()
+            urgency = Urgency.URGENT if str(order.get("urgency") or "") in {"urgent", "紧急", "1"} else Urgency.NORMAL
+            intake = Intake(
+                source=CaseSource.HOTLINE, description=content, category=category, address=str(order.get("address") or ""),
+                lat=order.get("lat"), lng=order.get("lng"), coord_system=order.get("coord_system") or "wgs84",
+                external_id=order_no, urgency=urgency, reporter_name=str(order.get("caller_name") or "")[:64],
+                reporter_phone=str(order.get("caller_phone") or ""), reported_at=_parse_time(order.get("received_at")),
+                title=content[:40],
+            )
+            with transaction.atomic():
+                case = case_report(actor=None, subdistrict=subdistrict, intake=intake)
+                deadline = _parse_time(order.get("deadline"))
+                if deadline:  # the city platform's deadline binds the sub-district
+                    Case.objects.filter(pk=case.pk).update(deadline_at=deadline)
+            result.created.append(case.number)
+        except (ValueError, DomainError) as exc:
+            message = exc.message if isinstance(exc, DomainError) else str(exc)
+            result.errors.append({"index": index, "order_no": order_no, "message": message})
+    return result
+
+
+def hotline_orders_from_xlsx(data: bytes) -> list[dict]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        rows = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python()
+    except Exception as exc:  # calamine's own error types for broken files
+        raise DomainError(CaseErrorCode.HOTLINE_INVALID, _("无法读取该文件，请上传 12345 工单导出的 .xlsx。")) from exc
+    if not rows:
+        raise DomainError(CaseErrorCode.HOTLINE_INVALID, _("文件是空的。"))
+    header = [XLSX_COLUMNS.get(str(h).strip(), str(h).strip()) for h in rows[0]]
+    if "order_no" not in header or "content" not in header:
+        raise DomainError(CaseErrorCode.HOTLINE_INVALID, _("缺少必需的列：工单编号、诉求内容。"))
+    out = []
+    for row in rows[1:]:
+        if not any(str(v).strip() for v in row):
+            continue
+        item = {}
+        for key, value in zip(header, row):
+            if isinstance(value, float) and value.is_integer() and key in {"order_no", "caller_phone", "category_code"}:
+                value = str(int(value))
+            item[key] = value
+        out.append(item)
+    return out

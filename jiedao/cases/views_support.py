@@ -1,0 +1,34 @@
+"""Helpers shared by the case pages and the API: which actions a user may offer on a case."""
+
+from __future__ import annotations
+
+from jiedao.kernel.scoping import user_scope
+
+from . import workflow
+from .choices import AssignmentState
+
+
+def allowed_actions(user, case) -> list[str]:
+    """Actions the UI offers: allowed from the state, by capability, and (for departments) by assignment."""
+    scope = user_scope(user)
+    out = []
+    dept_states = None
+    for action in workflow.actions_from(case.state):
+        rule = workflow.rule_for(case.state, action)
+        if not scope.has(rule.capability):
+            continue
+        if rule.capability == "cases.handle":
+            if dept_states is None:
+                dept_states = set(case.assignments.filter(department_id__in=scope.org_unit_ids)
+                                  .values_list("state", flat=True))
+            need = {"accept": {AssignmentState.DISPATCHED}, "return": {AssignmentState.DISPATCHED},
+                    "feedback": {AssignmentState.ACCEPTED},
+                    "postpone_request": {AssignmentState.DISPATCHED, AssignmentState.ACCEPTED}}[action]
+            if not dept_states & need:
+                continue
+        if action in {"postpone_approve", "postpone_reject"} and not case.postpone_requested_until:
+            continue
+        if action == "merge" and not case.duplicate_candidates:
+            continue
+        out.append(str(action))
+    return out
