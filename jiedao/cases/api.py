@@ -79,9 +79,10 @@ def case_create(request, payload: Form[CaseIn], photos: File[list[UploadedFile]]
             description=payload.description, category=category, lat=payload.lat, lng=payload.lng,
             coord_system=payload.coord_system, address=payload.address, urgency=payload.urgency,
             title=payload.title, photos=tuple(photos or ())))
-        return 201, CaseOut.from_orm(case).model_dump(mode="json")
+        return 201, case
 
-    status, body = run_idempotent(request=request, endpoint="cases.create", work=work)
+    status, body = run_idempotent(request=request, endpoint="cases.create", work=work,
+                                  load=lambda pk: selectors.case_get_visible(user=request.user, case_id=pk))
     return Status(status, body)
 
 

@@ -92,10 +92,19 @@ def categories_load(*, actor, subdistrict, departments: dict[str, object] | None
     return created
 
 
-def category_for_code(*, subdistrict_id: int, code: str) -> CaseCategory | None:
-    """Find a leaf by its 2026 code or its legacy 4-digit code (12345 orders use either)."""
+def category_for_code(*, subdistrict_id: int, code: str, name: str = "", prefer_kind: str = "event"):
+    """Find a leaf by its 2026 code or its legacy 4-digit code (12345 orders use either).
+
+    The same code exists once as 部件 and once as 事件: a name settles it, else ``prefer_kind`` does
+    (citizens' complaints are mostly 事件).
+    """
     code = (code or "").strip()
     if not code:
         return None
     qs = CaseCategory.objects.filter(subdistrict_id=subdistrict_id, is_leaf=True, active=True)
-    return qs.filter(code=code).order_by("kind").first() or qs.filter(legacy_code=code).order_by("kind").first()
+    matches = list(qs.filter(code=code)) or list(qs.filter(legacy_code=code))
+    if len(matches) > 1 and name:
+        by_name = [c for c in matches if c.name == name.strip()]
+        matches = by_name or matches
+    matches.sort(key=lambda c: (c.kind != prefer_kind, c.code))
+    return matches[0] if matches else None

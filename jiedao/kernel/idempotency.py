@@ -17,7 +17,10 @@ from .exceptions import ConflictError, DomainError
 from .models import IdempotencyKey
 
 
-def run_idempotent(*, request, endpoint: str, work: Callable[[], tuple[int, object]]) -> tuple[int, object]:
+def run_idempotent(*, request, endpoint: str, work: Callable[[], tuple[int, object]],
+                   load: Callable[[int], object]) -> tuple[int, object]:
+    """Run ``work`` once per key. It returns (status, created object); a retry gets ``load(id)`` of that object,
+    so the response is the same resource, serialised the same way."""
     key = (request.headers.get("Idempotency-Key") or "").strip()
     if not key:
         return work()
@@ -31,11 +34,11 @@ def run_idempotent(*, request, endpoint: str, work: Callable[[], tuple[int, obje
         first = IdempotencyKey.objects.get(user=user, key=key, endpoint=endpoint)
         if first.status == 0:
             raise ConflictError("request_in_progress", _("相同的请求正在处理中，请稍后重试。")) from None
-        return first.status, first.body
+        return first.status, load(first.body["id"])
     try:
-        status, body = work()
+        status, obj = work()
     except Exception:
         IdempotencyKey.objects.filter(pk=claim.pk).delete()
         raise
-    IdempotencyKey.objects.filter(pk=claim.pk).update(status=status, body=body)
-    return status, body
+    IdempotencyKey.objects.filter(pk=claim.pk).update(status=status, body={"id": obj.pk})
+    return status, obj

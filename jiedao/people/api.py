@@ -43,9 +43,10 @@ def person_create(request, payload: PersonIn):
         data = payload.dict(exclude={"compound_id"})
         person = services.person_create(actor=request.user, subdistrict=_subdistrict(request), compound=compound,
                                         **data)
-        return 201, PersonOut.from_orm(person).model_dump(mode="json")
+        return 201, person
 
-    status, body = run_idempotent(request=request, endpoint="people.create", work=work)
+    status, body = run_idempotent(request=request, endpoint="people.create", work=work,
+                                  load=lambda pk: selectors.person_get_visible(user=request.user, person_id=pk))
     return Status(status, body)
 
 

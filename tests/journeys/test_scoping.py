@@ -2,6 +2,7 @@
 
 import pytest
 
+from jiedao.cases.services.intake import Intake, case_report
 from jiedao.kernel.alerts import alert_raise
 from jiedao.kernel.models import AuditRecord
 from jiedao.kernel.roles import ROLES
@@ -12,6 +13,8 @@ def _endpoints(town):
     p = town.people["p1"].pk
     alert = alert_raise(rule="test.rule", subject_type="x", subject_id="1", message="m", subdistrict_id=town.sub.pk)
     audit = AuditRecord.objects.filter(subdistrict=town.sub).first().pk
+    case = case_report(actor=None, subdistrict=town.sub, intake=Intake(source="resident", description="路灯不亮",
+                                                                       lat=31.335, lng=121.505))
     eps = [
         ("get", f"/api/v1/people/{p}", None),
         ("patch", f"/api/v1/people/{p}", {"version": 1, "name": "改名"}),
@@ -25,6 +28,9 @@ def _endpoints(town):
         ("post", f"/people/{p}/reveal/", {"field": "phone", "reason": "核实"}),
         ("post", f"/alerts/{alert.pk}/acknowledge/", None),
     ]
+    eps += [("get", f"/api/v1/cases/{case.pk}", None),
+            ("post", f"/api/v1/cases/{case.pk}/register", {"version": 1}),
+            ("post", f"/api/v1/cases/{case.pk}/supervise", {"version": 1, "comment": "请加快"})]
     eps += [("get", f"/api/v1/places/grid/{town.grids[0].pk}", None)]
     eps += [("get", f"/api/v1/places/compound/{town.compounds['c1'].pk}", None)]
     return eps
@@ -79,6 +85,8 @@ def test_lists_never_include_foreign_rows(town, other_town, client_for):
         "/api/v1/places/compound": {x.pk for x in other_town.compounds.values()},
         "/api/v1/org-units": {u.pk for u in other_town.units.values()},
         "/api/v1/people": {p.pk for p in other_town.people.values()},
+        "/api/v1/cases": {case_report(actor=None, subdistrict=other_town.sub, intake=Intake(
+            source="resident", description="外街道的案件", lat=31.205, lng=121.605)).pk},
     }
     for role in ROLES:
         c = client_for(town.users[role])

@@ -66,7 +66,8 @@ def hotline_import(*, actor, subdistrict, orders: list[dict]) -> HotlineResult:
             content = str(order.get("content") or "").strip()
             if not content:
                 raise ValueError(_("缺少诉求内容。"))
-            category = category_for_code(subdistrict_id=subdistrict.pk, code=str(order.get("category_code") or ""))
+            category = category_for_code(subdistrict_id=subdistrict.pk, code=str(order.get("category_code") or ""),
+                                         name=str(order.get("category_name") or ""))
             if category is None and order.get("category_name"):
                 category = CaseCategory.objects.filter(subdistrict=subdistrict, is_leaf=True,
                                                        name=str(order["category_name"]).strip()).first()

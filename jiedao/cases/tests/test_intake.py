@@ -1,0 +1,217 @@
+import datetime as dt
+import io
+import json
+import time
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from jiedao.cases.choices import CaseState
+from jiedao.cases.models import AlarmSource, Case, CasePhoto
+from jiedao.cases.services.alarms import sign
+from jiedao.cases.services.intake import compute_deadline
+from jiedao.kernel.exceptions import DomainError
+from jiedao.places.coords import wgs84_to_gcj02
+
+from .conftest import report
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def jpeg(size=(64, 48), exif_gps=True) -> bytes:
+    img = Image.new("RGB", size, (200, 30, 30))
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    if exif_gps:
+        exif[0x010F] = "TestCam"  # Make
+        exif[0x8825] = {1: "N", 2: (31.0, 20.0, 0.0), 3: "E", 4: (121.0, 30.0, 0.0)}  # GPS IFD
+    img.save(buf, "JPEG", exif=exif)
+    return buf.getvalue()
+
+
+def test_grid_and_deadline_and_address_on_intake(cases_town):
+    case = report(cases_town)
+    assert case.grid_id == cases_town.grids[0].pk
+    assert case.deadline_at > case.reported_at
+    assert case.address == ""  # no buildings in the test town; the demo fills it from the nearest place
+
+
+def test_deadline_across_the_national_day_holiday(cases_town):
+    start = dt.datetime(2020, 9, 30, 16, 0, tzinfo=SH)
+    due = compute_deadline(subdistrict_id=cases_town.sub.pk, category=cases_town.category, urgency="normal",
+                           start=start)
+    assert due.astimezone(SH) == dt.datetime(2020, 10, 12, 17, 30, tzinfo=SH)  # 3 working days: 9th, 10th, 12th
+    urgent = compute_deadline(subdistrict_id=cases_town.sub.pk, category=cases_town.category, urgency="urgent",
+                              start=dt.datetime(2020, 9, 30, 16, 30, tzinfo=SH))
+    assert urgent.astimezone(SH) == dt.datetime(2020, 10, 9, 11, 30, tzinfo=SH)  # 1 h on the 30th, 3 h on the 9th
+
+
+def test_gcj02_points_are_converted(cases_town):
+    glat, glng = wgs84_to_gcj02(31.335, 121.505)
+    case = report(cases_town, lat=glat, lng=glng, coord_system="gcj02")
+    assert abs(case.lat - 31.335) < 1e-6 and case.grid_id == cases_town.grids[0].pk
+
+
+def test_duplicates_are_flagged_by_category_distance_and_time(cases_town):
+    t = cases_town
+    first = report(t)
+    near = report(t, lat=31.3353, lng=121.5052)  # ~35 m
+    far = report(t, lat=31.336, lng=121.5065)  # ~200 m
+    assert near.duplicate_candidates == [first.pk]
+    assert far.duplicate_candidates == []
+    other_category = t.category.__class__.objects.get(subdistrict=t.sub, kind="event", code="06001")
+    assert report(t, category=other_category).duplicate_candidates == []
+    Case.objects.filter(pk=first.pk).update(reported_at=first.reported_at - dt.timedelta(hours=49))
+    Case.objects.filter(pk=near.pk).update(reported_at=near.reported_at - dt.timedelta(hours=49))
+    assert report(t).duplicate_candidates == []
+
+
+def test_photos_are_checked_by_content_and_public_copies_have_no_exif(cases_town):
+    t = cases_town
+    case = report(t, photos=(SimpleUploadedFile("a.jpg", jpeg()),))
+    photo = CasePhoto.objects.get(case=case)
+    with Image.open(photo.public_image.path) as img:
+        assert not img.getexif()
+    with Image.open(photo.image.path) as img:
+        assert img.getexif().get(0x010F) == "TestCam"  # the original keeps it, for staff only
+    with Image.open(photo.thumbnail.path) as img:
+        assert max(img.size) <= 320
+
+
+@pytest.mark.parametrize("files, code", [
+    ([SimpleUploadedFile("x.jpg", b"GIF89a not really")], "photo_invalid"),
+    ([SimpleUploadedFile("x.jpg", b"<?php echo 1; ?>")], "photo_invalid"),
+    ([SimpleUploadedFile("x.jpg", b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024))], "photo_too_large"),
+    ([SimpleUploadedFile(f"{i}.jpg", jpeg()) for i in range(7)], "too_many_photos"),
+])
+def test_bad_photos_are_refused_and_nothing_is_written(cases_town, files, code):
+    before = Case.objects.count()
+    with pytest.raises(DomainError) as exc:
+        report(cases_town, photos=tuple(files))
+    assert exc.value.code == code
+    assert Case.objects.count() == before
+
+
+def test_gif_is_refused_even_when_valid():
+    from jiedao.cases.services.photos import check_photos
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, "GIF")
+    with pytest.raises(DomainError):
+        check_photos([SimpleUploadedFile("x.png", buf.getvalue())])
+
+
+def test_api_create_is_idempotent(cases_town, client_for):
+    c = client_for(cases_town.users["grid_worker"])
+    body = {"description": "井盖破损", "category_id": cases_town.category.pk, "lat": "31.335", "lng": "121.505",
+            "photos": [SimpleUploadedFile("a.jpg", jpeg())]}
+    r1 = c.post("/api/v1/cases", body, HTTP_IDEMPOTENCY_KEY="phone-123")
+    body["photos"] = [SimpleUploadedFile("a.jpg", jpeg())]
+    r2 = c.post("/api/v1/cases", body, HTTP_IDEMPOTENCY_KEY="phone-123")
+    assert r1.status_code == r2.status_code == 201 and r1.json()["id"] == r2.json()["id"]
+    assert Case.objects.count() == 1 and CasePhoto.objects.count() == 1
+    assert r1.json()["source"] == "grid_worker"
+
+
+def test_api_transition_and_stale_version(cases_town, client_for):
+    t = cases_town
+    case = report(t)
+    c = client_for(t.users["dispatcher"])
+    r = c.post(f"/api/v1/cases/{case.pk}/register", {"version": 1}, content_type="application/json")
+    assert r.status_code == 200 and r.json()["state"] == "registered" and "dispatch" in r.json()["allowed_actions"]
+    stale = c.post(f"/api/v1/cases/{case.pk}/dispatch", {"version": 1, "lead_department_id": t.units["dept"].pk},
+                   content_type="application/json")
+    assert stale.status_code == 409 and stale.json()["code"] == "stale_version"
+    bad = c.post(f"/api/v1/cases/{case.pk}/close", {"version": 2}, content_type="application/json")
+    assert bad.status_code == 409 and bad.json()["code"] == "transition_not_allowed"
+    unknown = c.post(f"/api/v1/cases/{case.pk}/explode", {"version": 2}, content_type="application/json")
+    assert unknown.status_code in (400, 404)
+    denied = client_for(t.users["leader"]).post(f"/api/v1/cases/{case.pk}/dispatch", {
+        "version": 2, "lead_department_id": t.units["dept"].pk}, content_type="application/json")
+    assert denied.status_code == 403
+    assert Case.objects.get(pk=case.pk).state == CaseState.REGISTERED
+
+
+def hotline_order(no, **kw):
+    return {"order_no": no, "received_at": "2020-10-09T09:00:00+08:00", "caller_name": "张先生",
+            "caller_phone": "13912345678", "content": "政立路人行道有暴露垃圾", "address": "政立路100号",
+            "category_code": "0102", **kw}
+
+
+def test_hotline_batch_and_resend(cases_town, client_for):
+    c = client_for(cases_town.users["dispatcher"])
+    r = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("H1"), hotline_order("H2"),
+                                                          {"order_no": "H3", "content": ""}]},
+               content_type="application/json")
+    first = r.json()
+    assert r.status_code == 200 and len(first["created"]) == 2 and first["errors"][0]["order_no"] == "H3"
+    r = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("H1"), hotline_order("H2")]},
+               content_type="application/json")
+    body = r.json()
+    assert r.status_code == 200 and body["duplicates"] == ["H1", "H2"]
+    again = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("H1"), hotline_order("H4")]},
+                   content_type="application/json")
+    assert again.json()["duplicates"] == ["H1"] and len(again.json()["created"]) == 1
+    malformed = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("H5", received_at="not a date")]},
+                       content_type="application/json")
+    assert malformed.status_code == 400 and "orders.0.received_at" in malformed.json()["fields"]
+    assert Case.objects.filter(source="hotline", external_id="H1").count() == 1
+    case = Case.objects.get(external_id="H2")
+    assert case.category.code == "06010" and case.reporter_phone == "13912345678"
+    assert "13912345678" not in json.dumps(body)
+    detail = c.get(f"/api/v1/cases/{case.pk}").json()
+    assert detail["reporter_phone_masked"] == "139****5678"
+
+
+def test_hotline_xlsx(cases_town, client_for):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["工单编号", "受理时间", "来电人", "来电号码", "诉求内容", "事发地址", "问题分类编码"])
+    ws.append(["X100", "2020-10-09 09:00:00", "李女士", "13800001111", "路灯不亮", "殷行路", "01037"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    c = client_for(cases_town.users["dispatcher"])
+    r = c.post("/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", buf.getvalue())})
+    assert r.status_code == 200 and len(r.json()["created"]) == 1
+    broken = c.post("/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", b"garbage")})
+    assert broken.status_code == 400 and broken.json()["code"] == "hotline_invalid"
+    assert client_for(cases_town.users["grid_worker"]).post(
+        "/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", buf.getvalue())}).status_code == 403
+
+
+def _alarm(client, source, body: dict, secret="s3cret", ts=None, sig=None):
+    raw = json.dumps(body).encode()
+    ts = ts or str(int(time.time()))
+    return client.post("/api/v1/alarms", raw, content_type="application/json", HTTP_X_JIEDAO_SOURCE=source,
+                       HTTP_X_JIEDAO_TIMESTAMP=ts, HTTP_X_JIEDAO_SIGNATURE=sig or sign(secret, ts, raw))
+
+
+def test_signed_alarm_becomes_a_case_once(cases_town):
+    from django.test import Client
+
+    AlarmSource.objects.create(subdistrict=cases_town.sub, code="xueliang-1", name="雪亮工程", secret="s3cret",
+                               category_map={"garbage": "06010"})
+    body = {"alarm_id": "A-1", "type": "garbage", "lat": 31.335, "lng": 121.505}
+    r = _alarm(Client(), "xueliang-1", body)
+    assert r.status_code == 201
+    case = Case.objects.get(pk=r.json()["case_id"])
+    assert case.source == "sensor" and case.category.code == "06010" and case.grid_id == cases_town.grids[0].pk
+    assert _alarm(Client(), "xueliang-1", body).status_code == 200
+    assert Case.objects.filter(source="sensor").count() == 1
+
+
+@pytest.mark.parametrize("tamper", ["signature", "secret", "old", "source"])
+def test_bad_alarm_signatures_are_refused(cases_town, tamper):
+    from django.test import Client
+
+    AlarmSource.objects.create(subdistrict=cases_town.sub, code="neuron", name="神经元", secret="s3cret")
+    body = {"alarm_id": "A-2", "type": "x", "lat": 31.335, "lng": 121.505}
+    kwargs = {"signature": {"sig": "sha256=00"}, "secret": {"secret": "wrong"},
+              "old": {"ts": str(int(time.time()) - 3600)}, "source": {}}[tamper]
+    r = _alarm(Client(), "nobody" if tamper == "source" else "neuron", body, **kwargs)
+    assert r.status_code == 401 and r.json()["code"] == "signature_invalid"
+    assert not Case.objects.exists()
