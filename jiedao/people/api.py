@@ -1,9 +1,10 @@
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router
+from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
+from pydantic import Field
 
 from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.idempotency import run_idempotent
@@ -31,8 +32,23 @@ def _subdistrict(request):
 @router.get("", response=list[PersonOut])
 @paginate(LimitOffsetPagination)
 def person_list(request, q: str = "", compound_id: int | None = None, residence_type: str = ""):
-    """Scoped people. ``q``: a name fragment, or a full ID number or phone (exact, via the blind index)."""
+    """Scoped people. ``q`` is a name fragment; search by ID number or phone with POST /people/search."""
+    if selectors.looks_sensitive(q):
+        raise DomainError("use_post_search", _("身份证号、电话号码不能放在网址中，请使用 POST /api/v1/people/search。"))
     return selectors.person_list(user=request.user, q=q, compound_id=compound_id, residence_type=residence_type)
+
+
+class SearchIn(Schema):
+    q: str = Field("", max_length=64)
+    compound_id: int | None = None
+    residence_type: str = ""
+
+
+@router.post("/search", response=list[PersonOut])
+@paginate(LimitOffsetPagination)
+def person_search(request, payload: SearchIn):
+    """Search by a full ID number or phone (exact, via the blind index) — in the body, never the URL."""
+    return selectors.person_list(user=request.user, **payload.dict())
 
 
 @router.post("", response={201: PersonOut})

@@ -15,6 +15,12 @@ _LOOKS_ID = re.compile(r"^\d{17}[\dXx]$")
 _LOOKS_PHONE = re.compile(r"^(\+?86)?[\d\- ]{7,14}$")
 
 
+def looks_sensitive(q: str) -> bool:
+    """A full ID number or a phone number (which must not travel in URLs)."""
+    compact = re.sub(r"\s", "", q or "")
+    return bool(_LOOKS_ID.match(compact) or (_LOOKS_PHONE.match(compact) and sum(c.isdigit() for c in compact) >= 7))
+
+
 def person_list(*, user, q: str = "", compound_id: int | None = None, residence_type: str = ""):
     """Scoped people; ``q`` is a name fragment, or a full ID number or phone (blind-index match)."""
     qs = Person.objects.visible_to(user).select_related("compound")

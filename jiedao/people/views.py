@@ -20,9 +20,32 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _filters(request) -> dict:
-    compound = request.GET.get("compound", "")
-    return {"q": request.GET.get("q", "").strip()[:64], "compound_id": int(compound) if compound.isdigit() else None,
-            "residence_type": request.GET.get("residence_type", "")}
+    """Filters come from the session (``?f=<key>``, set by the POSTed search form) or plain GET parameters.
+
+    A full ID number or phone typed into the search must never reach a URL (access logs, history,
+    Referer), so the form posts and the list is addressed by an opaque key.
+    """
+    key = request.GET.get("f", "")
+    source = request.session.get("people_filters", {}).get(key) if key else None
+    source = source or request.GET
+    compound = str(source.get("compound", "") or "")
+    q = str(source.get("q", "") or "").strip()[:64]
+    if source is request.GET and selectors.looks_sensitive(q):
+        q = ""  # refuse to act on a personal number that arrived in a URL
+    return {"q": q, "compound_id": int(compound) if compound.isdigit() else None,
+            "residence_type": str(source.get("residence_type", "") or "")}
+
+
+def _remember_filters(request) -> str:
+    import secrets
+
+    stored = request.session.get("people_filters", {})
+    if len(stored) > 20:  # keep the session small
+        stored = dict(list(stored.items())[-20:])
+    key = secrets.token_urlsafe(6)
+    stored[key] = {k: request.POST.get(k, "") for k in ("q", "compound", "residence_type")}
+    request.session["people_filters"] = stored
+    return key
 
 
 def _subdistrict(user):
@@ -33,6 +56,8 @@ def _subdistrict(user):
 
 
 def person_list(request):
+    if request.method == "POST":
+        return redirect(f"{request.path}?f={_remember_filters(request)}")
     filters = _filters(request)
     if not user_scope(request.user).has("people.view"):
         from jiedao.kernel.exceptions import PermissionDeniedError
@@ -46,6 +71,7 @@ def person_list(request):
         "page": page, "filters": filters, "compounds": compound_options(user=request.user),
         "residence_types": ResidenceType.choices, "can_edit": scope.has("people.edit"),
         "can_import": scope.has("people.import"), "can_export": scope.has("people.export"),
+        "filter_key": request.GET.get("f", ""),
     })
 
 
@@ -61,11 +87,11 @@ def person_detail(request, person_id: int):
 @require_POST
 def person_reveal_view(request, person_id: int):
     """htmx: returns the revealed value (or the error) as a fragment."""
-    person = selectors.person_get_visible(user=request.user, person_id=person_id)
     form = RevealForm(request.POST)
     if not form.is_valid():
         return render(request, "people/_reveal_result.html", {"error": "请填写查看事由（至少2个字）。"}, status=400)
     try:
+        person = selectors.person_get_visible(user=request.user, person_id=person_id)
         value = services.person_reveal(actor=request.user, person=person, field=form.cleaned_data["field"],
                                        reason=form.cleaned_data["reason"])
     except DomainError as exc:

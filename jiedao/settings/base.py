@@ -222,6 +222,9 @@ OFFICE_HOURS = [("08:30", "11:30"), ("13:00", "17:30")]
 # --- Notifications: extra channels beside the in-app inbox.
 NOTIFY_BACKENDS = [b for b in os.environ.get("JIEDAO_NOTIFY_BACKENDS", "jiedao.kernel.notify.LoggingSmsBackend").split(",") if b]
 
+# --- The deployment's name on the login page (each user sees their own sub-district once logged in).
+SITE_NAME = os.environ.get("JIEDAO_SITE_NAME", "新江湾城街道")
+
 # --- Demo data.
 DEMO_PASSWORD = os.environ.get("JIEDAO_DEMO_PASSWORD", "jiedao-demo")
 

@@ -7,7 +7,7 @@ def navigation(request):
     """The modules this user can open; the UI hides what the user can't do (the service is the gate)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav": []}
+        return {"nav": [], "site_name": settings.SITE_NAME}
     scope = user_scope(user)
     items = [("web:home", "地图", "places.view")]
     items += [("people:list", "人口", "people.view"), ("web:alerts", "预警", "alerts.view"),
@@ -16,5 +16,8 @@ def navigation(request):
     from jiedao.kernel.models import Notification
 
     unread = Notification.objects.visible_to(user).filter(read_at__isnull=True).count()
-    return {"nav": nav, "unread_notifications": unread, "user_roles": sorted(scope.roles), "map_tile_url": settings.MAP_TILE_URL,
+    from jiedao.kernel.models import Subdistrict
+
+    subdistrict = Subdistrict.objects.filter(pk__in=scope.subdistrict_ids).order_by("pk").first()
+    return {"nav": nav, "unread_notifications": unread, "site_name": settings.SITE_NAME, "subdistrict_name": subdistrict.name if subdistrict else "", "user_roles": sorted(scope.roles), "map_tile_url": settings.MAP_TILE_URL,
             "is_admin_role": bool({"system_admin", "security_admin"} & scope.roles)}

@@ -46,7 +46,7 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("Browser tests need Debian's Chromium at /usr/bin/chromium (make browser-deps)")
+        pytest.skip(f"Browser tests need Debian's Chromium at {CHROMIUM}: make browser-deps")
     sync_api = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as pw:

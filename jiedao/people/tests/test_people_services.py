@@ -90,10 +90,24 @@ def test_api_shows_personal_fields_masked_only(town, client_for):
 def test_pages_show_personal_fields_masked_only(town, client_for):
     c = client_for(town.users["rc_staff"])
     p = town.people["p1"]
-    for url in ("/people/", f"/people/{p.pk}/", f"/people/?q={p.id_number}"):
+    searched = c.post("/people/", {"q": p.id_number})
+    assert searched.status_code == 302 and p.id_number not in searched["Location"]
+    for url in ("/people/", f"/people/{p.pk}/", searched["Location"]):
         html = c.get(url).content.decode()
         assert "13800000001" not in html and "测试路1号3室" not in html
-        assert p.id_number not in html.replace(f"q={p.id_number}", "").replace(f'value="{p.id_number}"', "")
+        assert p.id_number not in html.replace(f'value="{p.id_number}"', "")  # the search box keeps what was typed
+    assert "王小明" in c.get(searched["Location"]).content.decode()
+
+
+def test_personal_numbers_in_urls_are_refused(town, client_for):
+    c = client_for(town.users["rc_staff"])
+    p = town.people["p1"]
+    r = c.get(f"/api/v1/people?q={p.id_number}")
+    assert r.status_code == 400 and r.json()["code"] == "use_post_search"
+    found = c.post("/api/v1/people/search", {"q": p.id_number}, content_type="application/json").json()
+    assert [x["id"] for x in found["items"]] == [p.pk]
+    html = c.get(f"/people/?q={p.id_number}").content.decode()  # ignored, not searched
+    assert "李小红" not in html
 
 
 def test_web_edit_keeps_blank_personal_fields(town, client_for):

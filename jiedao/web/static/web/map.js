@@ -28,7 +28,7 @@
         pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 5, weight: 1, color: "#fff", fillOpacity: 0.9, fillColor: kindColour[f.properties.building_kind] || "#667382" }); },
         onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name); }
       }).addTo(map);
-      L.control.layers(null, { "网格": grids, "小区": compounds, "楼宇": buildings, "道路": roads, "河道": rivers }, { collapsed: false }).addTo(map);
+      L.control.layers(null, { "网格": grids, "小区": compounds, "楼宇": buildings, "道路": roads, "河道": rivers }, { collapsed: el.clientWidth < 576 }).addTo(map);  // a tap-to-open icon on phones
       var bounds = grids.getBounds();
       if (bounds.isValid()) { map.fitBounds(bounds, { padding: [10, 10] }); } else { map.setView([31.33, 121.50], 14); }
       el.setAttribute("data-loaded", "1");
