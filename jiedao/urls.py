@@ -3,6 +3,8 @@ from django.http import HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from jiedao.cases import views as cases_views
+
 from .api import api
 
 urlpatterns = [
@@ -14,4 +16,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("jiedao.web.urls")),
     path("people/", include("jiedao.people.urls")),
+    path("cases/", include("jiedao.cases.urls")),
+    path("report/", cases_views.public_report, name="public_report"),
+    path("report/<str:token>/", cases_views.public_status, name="public_report_status"),
+    path("report/<str:token>/photos/<int:photo_id>", cases_views.public_photo, name="public_report_photo"),
 ]

@@ -7,6 +7,13 @@ from jiedao.kernel.scoping import user_scope
 from . import workflow
 from .choices import AssignmentState
 
+ACTION_LABELS = {
+    "register": "立案", "reject": "不予立案", "merge": "合并为重复案件", "dispatch": "派遣", "accept": "签收",
+    "return": "退回", "feedback": "反馈处置结果", "verify": "核查通过", "rework": "核查不通过（返工）", "close": "结案",
+    "postpone_request": "申请延期", "postpone_approve": "同意延期", "postpone_reject": "不同意延期",
+    "supervise": "督办", "follow_up": "回访", "report": "上报",
+}
+
 
 def allowed_actions(user, case) -> list[str]:
     """Actions the UI offers: allowed from the state, by capability, and (for departments) by assignment."""

@@ -68,6 +68,7 @@ class DemoSize:
     offices: int = 71
     plazas: int = 6
     hotels: int = 6
+    cases: int = 260
 
 
 def demo_users() -> list[tuple[str, str]]:
@@ -245,7 +246,10 @@ def load(*, seed: int = 2020, size: DemoSize | None = None, password: str | None
         ))
     Person.objects.bulk_create(people, batch_size=1000)
 
-    audit_record(actor=None, action="demo.load", obj=sub, changes={
+    from .cases import load_cases
+
+    cases_made = load_cases(sub=sub, units=units, users=users, seed=seed, count=size.cases)
+    audit_record(actor=None, action="demo.load", obj=sub, changes={"cases": [None, cases_made],
         "grids": [None, len(grids)], "compounds": [None, len(compounds)], "buildings": [None, len(buildings)],
         "premises": [None, len(premises)], "people": [None, len(people)], "seed": [None, seed]})
     # A deadline set now already reaches into 2027, a year the holiday package does not know:

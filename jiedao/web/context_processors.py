@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from jiedao.kernel.scoping import user_scope
 
@@ -9,9 +10,11 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {"nav": [], "site_name": settings.SITE_NAME}
     scope = user_scope(user)
-    items = [("web:home", "地图", "places.view")]
-    items += [("people:list", "人口", "people.view"), ("web:alerts", "预警", "alerts.view"),
-              ("web:audit", "审计日志", "audit.view"), ("web:lockouts", "账号锁定", "users.unlock")]
+    items = [("web:home", _("地图"), "places.view")]
+    items += [("cases:console", _("案件"), "cases.view"), ("cases:inbox", _("部门待办"), "cases.handle"),
+              ("cases:field", _("网格巡查"), "cases.verify"), ("cases:evaluation", _("绩效考评"), "cases.evaluate"),
+              ("people:list", _("人口"), "people.view"), ("web:alerts", _("预警"), "alerts.view"),
+              ("web:audit", _("审计日志"), "audit.view"), ("web:lockouts", _("账号锁定"), "users.unlock")]
     nav = [{"url": u, "label": label} for u, label, cap in items if scope.has(cap)]
     from jiedao.kernel.models import Notification
 

@@ -30,3 +30,27 @@ document.addEventListener("htmx:beforeSwap", function (event) {
   d.shouldSwap = true;
   d.isError = false;
 });
+
+// A search box that filters the options of a long <select> (the category pickers).
+document.addEventListener("input", function (event) {
+  var box = event.target;
+  if (!box.classList || !box.classList.contains("js-filter-select")) { return; }
+  var select = document.getElementById(box.getAttribute("data-target"));
+  if (!select) { return; }
+  var words = box.value.trim().toLowerCase();
+  var first = null;
+  Array.prototype.forEach.call(select.options, function (opt) {
+    var show = !words || opt.text.toLowerCase().indexOf(words) !== -1;
+    opt.hidden = !show;
+    if (show && !first) { first = opt; }
+  });
+  if (first && (select.selectedIndex < 0 || select.options[select.selectedIndex].hidden)) { first.selected = true; }
+});
+
+// Check-all boxes of a table.
+document.addEventListener("change", function (event) {
+  var el = event.target;
+  if (!el.classList || !el.classList.contains("js-check-all")) { return; }
+  var table = el.closest("table");
+  Array.prototype.forEach.call(table.querySelectorAll("tbody input[type=checkbox]"), function (box) { box.checked = el.checked; });
+});

@@ -1,0 +1,122 @@
+"""Demo cases for 新江湾城: categories configured, a device source, and a few hundred cases in every state,
+made through the engine's own services (so timelines, audit and deadlines are real)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+from unittest import mock
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from jiedao.cases.categories import categories_load
+from jiedao.cases.models import AlarmSource, CaseCategory
+from jiedao.cases.services import case_transition
+from jiedao.cases.services.intake import Intake, case_report
+from jiedao.kernel.models import OrgUnit, User
+from jiedao.places.models import Building, Grid
+
+DEPARTMENT_FOR = {"城管中队": "dept-cg", "市容所": "dept-lh", "绿化市容": "dept-lh", "水务": "dept-sw",
+                  "公安派出所": "dept-pcs", "房管办": "dept-fg", "市场监管所": "dept-scjg"}
+COMMON = ["06010", "06001", "06002", "01037", "01001", "09001", "09002", "04001", "06030", "08001", "02001"]
+DESCRIPTIONS = {
+    "06010": "人行道上有暴露垃圾，已堆放两天", "06001": "小区围墙外私搭乱建雨棚", "01037": "路灯夜间不亮",
+    "01001": "供水井盖破损，有行人踩空风险", "09001": "店外占道经营，堵塞人行道", "04001": "行道树倒伏",
+    "06002": "沿街乱张贴小广告", "06030": "绿地内积存垃圾", "08001": "施工工地围挡破损", "02001": "交通标志被遮挡",
+    "09002": "机动车乱停放占用消防通道",
+}
+
+
+def _photo(seed: int) -> SimpleUploadedFile:
+    rnd = random.Random(seed)
+    img = Image.new("RGB", (480, 360), (rnd.randint(90, 200), rnd.randint(90, 200), rnd.randint(90, 200)))
+    draw = ImageDraw.Draw(img)
+    for _ in range(12):
+        x, y = rnd.randint(0, 440), rnd.randint(0, 320)
+        draw.rectangle([x, y, x + rnd.randint(10, 60), y + rnd.randint(10, 40)], fill=(rnd.randint(0, 255), 80, 60))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=70)
+    return SimpleUploadedFile(f"demo-{seed}.jpg", buf.getvalue(), content_type="image/jpeg")
+
+
+def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: int = 2020, count: int = 260) -> int:
+    departments = {name: units[code] for name, code in DEPARTMENT_FOR.items() if code in units}
+    categories_load(actor=None, subdistrict=sub, departments=departments, urgent_hours=4, normal_days=3)
+    # Components are repaired by contractors: a longer ordinary deadline.
+    CaseCategory.objects.filter(subdistrict=sub, kind="component", is_leaf=True).update(normal_days=5)
+    AlarmSource.objects.create(subdistrict=sub, code="xueliang-xjw", name="雪亮工程·新江湾城", secret="demo-secret-xueliang",
+                               category_map={"garbage": "06010", "parking": "09002", "stall": "09001"})
+    rnd = random.Random(seed)
+    cats = {c.code: c for c in CaseCategory.objects.filter(subdistrict=sub, kind="event", code__in=COMMON)}
+    grids = list(Grid.objects.filter(subdistrict=sub))
+    buildings = list(Building.objects.filter(subdistrict=sub).exclude(lat=None).values_list("lat", "lng"))
+    gw, disp, dept = users["demo-grid-worker"], users["demo-dispatcher"], users["demo-department"]
+    cg = units["dept-cg"]
+    gw_grids = set(gw.grid_assignments.values_list("grid_id", flat=True))
+    real_now = timezone.now()
+    made = 0
+    for n in range(count):
+        code = rnd.choice(COMMON)
+        category = cats.get(code)
+        if rnd.random() < 0.25 and gw_grids:  # the demo grid worker's own grids get their share
+            pick = rnd.choice(sorted(gw_grids))
+            g = next(g for g in grids if g.pk == pick)
+            lat, lng = g.lat + rnd.uniform(-0.0008, 0.0008), g.lng + rnd.uniform(-0.0008, 0.0008)
+        elif rnd.random() < 0.6 and buildings:
+            lat, lng = rnd.choice(buildings)
+            lat, lng = lat + rnd.uniform(-0.0004, 0.0004), lng + rnd.uniform(-0.0004, 0.0004)
+        else:
+            g = rnd.choice(grids)
+            lat, lng = g.lat, g.lng
+        start = real_now - dt.timedelta(days=rnd.uniform(0.2, 75), hours=rnd.uniform(0, 8))
+        source = rnd.choice(["grid_worker"] * 5 + ["hotline"] * 3 + ["resident", "sensor"])
+        clock = [start]
+
+        with mock.patch("django.utils.timezone.now", lambda clock=clock: clock[0]):
+            case = case_report(actor=gw if source == "grid_worker" else None, subdistrict=sub, intake=Intake(
+                source=source, description=DESCRIPTIONS.get(code, "需要处置的问题"), category=category, lat=lat, lng=lng,
+                external_id=f"DEMO{n:05d}" if source in ("hotline", "sensor") else "",
+                reporter_name="市民" if source in ("hotline", "resident") else "",
+                reporter_phone=f"139{rnd.randint(10000000, 99999999)}" if source == "hotline" else "",
+                urgency="urgent" if rnd.random() < 0.1 else "normal",
+                photos=(_photo(seed * 1000 + n),) if n % 4 == 0 else ()))
+            made += 1
+            age_days = (real_now - start).days
+            # Older cases are further along; some stay stuck to make the queues and overdue lists real.
+            stop = rnd.choice(["reported", "registered", "dispatched", "accepted", "handled", "verified"]) \
+                if age_days < 6 else rnd.choice(["closed"] * 7 + ["accepted", "dispatched", "handled"])
+            steps = [("register", disp, {}), ("dispatch", disp, {"lead_department_id": cg.pk}),
+                     ("accept", dept, {}), ("feedback", dept, {"comment": "已安排人员现场处置完毕"}),
+                     ("verify", gw, {}), ("close", disp, {})]
+            targets = ["registered", "dispatched", "accepted", "handled", "verified", "closed"]
+            if stop == "reported":
+                continue
+            # The grid worker verifies in their own grids; elsewhere the centre verifies (by video or phone).
+            checker = gw if case.grid_id in gw_grids else disp
+            steps[4] = ("verify", checker, {})
+            for (action, actor, data), target in zip(steps, targets):
+                clock[0] = clock[0] + dt.timedelta(hours=rnd.uniform(0.3, 30 if action == "feedback" else 6))
+                if clock[0] > real_now:
+                    break
+                if action == "feedback" and rnd.random() < 0.08:
+                    case = case_transition(actor=dept, case=case, action="postpone_request", expected_version=case.version,
+                                           comment="需要协调产权单位", until=(case.deadline_at + dt.timedelta(days=3)).isoformat())
+                    case = case_transition(actor=disp, case=case, action="postpone_approve", expected_version=case.version)
+                case = case_transition(actor=actor, case=case, action=action, expected_version=case.version, **data)
+                if action == "feedback" and rnd.random() < 0.1:
+                    case = case_transition(actor=checker, case=case, action="rework", expected_version=case.version,
+                                           comment="现场复查仍未处理到位")
+                    case = case_transition(actor=dept, case=case, action="feedback", expected_version=case.version,
+                                           comment="已返工处理")
+                if target == stop:
+                    break
+            if case.state == "closed" and source in ("hotline", "resident") and rnd.random() < 0.7:
+                case = case_transition(actor=disp, case=case, action="follow_up", expected_version=case.version,
+                                       satisfaction=rnd.choice([5, 5, 4, 4, 3, 2]), comment="电话回访")
+            if case.state in ("accepted", "dispatched") and rnd.random() < 0.15:
+                case_transition(actor=users["demo-leader"], case=case, action="supervise", expected_version=case.version,
+                                comment="请加快处置进度")
+    return made
