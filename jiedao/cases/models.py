@@ -195,3 +195,35 @@ class AlarmSource(models.Model):
         if not scope.has("config.manage"):
             return None
         return Q(subdistrict_id__in=scope.subdistrict_ids)
+
+
+class Open311Key(models.Model):
+    """An Open311 client's api_key (issued by an admin). Only its SHA-256 is stored."""
+
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("客户端名称"), max_length=128)
+    digest = models.CharField(max_length=64, unique=True)
+    rate = models.CharField(_("频率限制"), max_length=16, default="60/m")  # django-ratelimit syntax
+    active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("Open311 客户端")
+        verbose_name_plural = _("Open311 客户端")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def digest_of(raw: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def scope_q(cls, scope):
+        if not scope.has("config.manage"):
+            return None
+        return Q(subdistrict_id__in=scope.subdistrict_ids)

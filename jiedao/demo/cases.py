@@ -13,12 +13,13 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from jiedao.cases.categories import categories_load
-from jiedao.cases.models import AlarmSource, CaseCategory
+from jiedao.cases.models import AlarmSource, CaseCategory, Open311Key
 from jiedao.cases.services import case_transition
 from jiedao.cases.services.intake import Intake, case_report
 from jiedao.kernel.models import OrgUnit, User
 from jiedao.places.models import Building, Grid
 
+OPEN311_DEMO_KEY = "jiedao-demo-open311"
 DEPARTMENT_FOR = {"城管中队": "dept-cg", "市容所": "dept-lh", "绿化市容": "dept-lh", "水务": "dept-sw",
                   "公安派出所": "dept-pcs", "房管办": "dept-fg", "市场监管所": "dept-scjg"}
 COMMON = ["06010", "06001", "06002", "01037", "01001", "09001", "09002", "04001", "06030", "08001", "02001"]
@@ -49,6 +50,7 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
     CaseCategory.objects.filter(subdistrict=sub, kind="component", is_leaf=True).update(normal_days=5)
     AlarmSource.objects.create(subdistrict=sub, code="xueliang-xjw", name="雪亮工程·新江湾城", secret="demo-secret-xueliang",
                                category_map={"garbage": "06010", "parking": "09002", "stall": "09001"})
+    Open311Key.objects.create(subdistrict=sub, name="演示客户端", digest=Open311Key.digest_of(OPEN311_DEMO_KEY))
     rnd = random.Random(seed)
     cats = {c.code: c for c in CaseCategory.objects.filter(subdistrict=sub, kind="event", code__in=COMMON)}
     grids = list(Grid.objects.filter(subdistrict=sub))

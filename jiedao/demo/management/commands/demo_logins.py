@@ -11,3 +11,7 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (password for all: %s):" % settings.DEMO_PASSWORD)
         for username, label in loader.demo_users():
             self.stdout.write(f"  {username:<20} {label}")
+        from jiedao.demo.cases import OPEN311_DEMO_KEY
+
+        self.stdout.write(f"Open311 GeoReport v2: http://127.0.0.1:8000/open311/v2/discovery.json  api_key={OPEN311_DEMO_KEY}")
+        self.stdout.write("Residents' public report page (no login): http://127.0.0.1:8000/report/")

@@ -1,0 +1,319 @@
+"""Open311 GeoReport v2 (X-1), to the letter of the published spec (wiki.open311.org/GeoReport_v2).
+
+Formats: every endpoint in .xml (required by the spec) and .json. XML has the declaration and no namespace;
+JSON lists are bare arrays, even of one element; ids and codes are strings; datetimes are ISO 8601 with +08:00.
+Errors are a list of {code, description} with the HTTP status: 403 missing/wrong api_key, 404 unknown id or
+code, 400 anything else. Public reads list only cases reported through public channels (resident, Open311,
+grid patrol, sensors): 12345 orders carry callers' own words and stay internal (docs/decisions/0007-open311.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.core import is_ratelimited
+
+from jiedao.kernel.exceptions import DomainError
+from jiedao.kernel.models import Subdistrict
+
+from .choices import OPEN_STATES, CaseSource, Urgency
+from .models import Case, CaseCategory, Open311Key
+from .services.intake import Intake, case_report
+
+PUBLIC_SOURCES = (CaseSource.RESIDENT, CaseSource.OPEN311, CaseSource.GRID_WORKER, CaseSource.SENSOR)
+DEFAULT_DAYS = 90
+MAX_RESULTS = 1000
+CONTENT_TYPES = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=utf-8"}
+ATTRIBUTES = [{
+    "variable": "true", "code": "urgency", "datatype": "singlevaluelist", "required": "false",
+    "datatype_description": "", "order": "1", "description": "紧急程度（影响安全时选紧急）",
+    "values": [{"key": Urgency.NORMAL.value, "name": "一般"}, {"key": Urgency.URGENT.value, "name": "紧急"}],
+}]
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, description: str):
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+# --- rendering ------------------------------------------------------------------------------------
+def _xml_value(parent, key, value):
+    if isinstance(value, list):
+        holder = ET.SubElement(parent, key)
+        item_tag = {"values": "value", "endpoints": "endpoint", "formats": "format", "attributes": "attribute"}.get(
+            key, key[:-1] if key.endswith("s") else "item")
+        for item in value:
+            _xml_value(holder, item_tag, item)
+    elif isinstance(value, dict):
+        node = ET.SubElement(parent, key)
+        for k, v in value.items():
+            _xml_value(node, k, v)
+    else:
+        node = ET.SubElement(parent, key)
+        node.text = "" if value is None else str(value)
+
+
+def render(fmt: str, root: str, item: str, payload, status: int = 200) -> HttpResponse:
+    """``payload``: a list (rendered as <root><item>…</item></root> or a bare JSON array) or a dict."""
+    if fmt == "json":
+        import json
+
+        body = json.dumps(payload, ensure_ascii=False)
+    else:
+        top = ET.Element(root)
+        if isinstance(payload, list):
+            for entry in payload:
+                _xml_value(top, item, entry)
+        else:
+            for k, v in payload.items():
+                _xml_value(top, k, v)
+        body = ET.tostring(top, encoding="unicode")
+        body = '<?xml version="1.0" encoding="utf-8"?>\n' + body
+    return HttpResponse(body.encode("utf-8"), status=status, content_type=CONTENT_TYPES[fmt])
+
+
+def error(fmt: str, status: int, description: str) -> HttpResponse:
+    return render(fmt if fmt in CONTENT_TYPES else "xml", "errors", "error",
+                  [{"code": str(status), "description": description}], status=status)
+
+
+def endpoint(view):
+    """Format check, jurisdiction check and error mapping for every Open311 view."""
+
+    def wrapped(request, fmt="xml", **kwargs):
+        if fmt not in CONTENT_TYPES:
+            return error("xml", 404, f"unknown format: {fmt}")
+        try:
+            sub = _jurisdiction(request)
+            return view(request, fmt, sub, **kwargs)
+        except Open311Error as exc:
+            return error(fmt, exc.status, exc.description)
+        except DomainError as exc:
+            return error(fmt, 403 if exc.status in (401, 403) else (404 if exc.status == 404 else 400), exc.message)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return csrf_exempt(wrapped)
+
+
+def _jurisdiction(request) -> Subdistrict:
+    code = (request.GET.get("jurisdiction_id") or request.POST.get("jurisdiction_id") or "").strip()
+    qs = Subdistrict.objects.order_by("pk")
+    sub = qs.filter(code=code).first() if code else qs.first()
+    if sub is None:
+        raise Open311Error(404, f"unknown jurisdiction_id: {code}")
+    return sub
+
+
+def _when(moment) -> str | None:
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else None
+
+
+def service_code(category: CaseCategory) -> str:
+    return f"{category.kind[0].upper()}{category.code}"
+
+
+def _category_for(sub, code: str) -> CaseCategory:
+    code = (code or "").strip()
+    if len(code) < 2 or code[0] not in "CE":
+        raise Open311Error(404, f"unknown service_code: {code}")
+    kind = "component" if code[0] == "C" else "event"
+    category = CaseCategory.objects.filter(subdistrict=sub, kind=kind, code=code[1:], is_leaf=True, active=True).first()
+    if category is None:
+        raise Open311Error(404, f"unknown service_code: {code}")
+    return category
+
+
+def _absolute(request, path: str) -> str:
+    return request.build_absolute_uri(path)
+
+
+# --- endpoints ------------------------------------------------------------------------------------
+@endpoint
+def discovery(request, fmt, sub):
+    base = _absolute(request, "/open311/v2/")
+    return render(fmt, "discovery", "", {
+        "changeset": "2026-11-26T00:00:00+08:00",
+        "contact": getattr(settings, "OPEN311_CONTACT", "网格化综合管理中心"),
+        "key_service": getattr(settings, "OPEN311_KEY_SERVICE", "api_key 由街道系统管理员签发"),
+        "endpoints": [{
+            "specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
+            "changeset": "2026-11-26T00:00:00+08:00", "type": "production",
+            "formats": ["text/xml", "application/json"],
+        }],
+    })
+
+
+def _service(category: CaseCategory) -> dict:
+    return {"service_code": service_code(category), "service_name": category.name,
+            "description": f"{category.get_kind_display()} · {category.parent.name if category.parent else ''}",
+            "metadata": "true", "type": "realtime", "keywords": category.legacy_code,
+            "group": category.parent.name if category.parent else ""}
+
+
+@endpoint
+def services(request, fmt, sub):
+    cats = CaseCategory.objects.filter(subdistrict=sub, is_leaf=True, active=True).select_related("parent") \
+        .order_by("kind", "code")
+    return render(fmt, "services", "service", [_service(c) for c in cats])
+
+
+@endpoint
+def service_definition(request, fmt, sub, code: str):
+    category = _category_for(sub, code)
+    if fmt == "json":
+        return render(fmt, "", "", [{"service_code": service_code(category), "attributes": ATTRIBUTES}][0])
+    return render(fmt, "service_definition", "", {"service_code": service_code(category), "attributes": ATTRIBUTES})
+
+
+def _status(case: Case) -> str:
+    return "open" if case.state in OPEN_STATES else "closed"
+
+
+def _request_out(request, case: Case) -> dict:
+    last = case.events.exclude(comment="").exclude(action__in=["report", "follow_up"]).order_by("-created_at").first()
+    photo = case.photos.filter(stage="report").first()
+    media = _absolute(request, reverse("public_report_photo", args=[case.public_token, photo.pk])) if photo else ""
+    return {
+        "service_request_id": str(case.pk), "status": _status(case),
+        "status_notes": (last.comment if last and case.state not in OPEN_STATES else case.get_state_display()),
+        "service_name": case.category.name if case.category else "", "service_code":
+            service_code(case.category) if case.category else "",
+        "description": case.description, "agency_responsible": case.lead_department.name if case.lead_department else "",
+        "service_notice": "", "requested_datetime": _when(case.reported_at),
+        "updated_datetime": _when(case.closed_at or case.verified_at or case.handled_at or case.dispatched_at
+                                  or case.registered_at or case.reported_at),
+        "expected_datetime": _when(case.deadline_at), "address": case.address, "address_id": "", "zipcode": "",
+        "lat": str(case.lat) if case.lat is not None else "", "long": str(case.lng) if case.lng is not None else "",
+        "media_url": media,
+    }
+
+
+def _public_cases(sub):
+    return Case.objects.filter(subdistrict=sub, source__in=PUBLIC_SOURCES).exclude(state="merged") \
+        .select_related("category", "lead_department")
+
+
+def _parse_date(value: str, name: str) -> dt.datetime:
+    parsed = parse_datetime(value.strip().replace(" ", "+")) if value else None
+    if parsed is None:
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise Open311Error(400, f"{name} is not a w3 datetime: {value}") from None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+
+@endpoint
+def requests_view(request, fmt, sub):
+    if request.method == "POST":
+        return _create(request, fmt, sub)
+    if request.method != "GET":
+        raise Open311Error(400, "method not allowed")
+    qs = _public_cases(sub)
+    ids = [i.strip() for i in request.GET.get("service_request_id", "").split(",") if i.strip()]
+    if ids:
+        if not all(i.isdigit() for i in ids):
+            raise Open311Error(400, "service_request_id must be numeric")
+        qs = qs.filter(pk__in=[int(i) for i in ids])
+    else:
+        codes = [c.strip() for c in request.GET.get("service_code", "").split(",") if c.strip()]
+        if codes:
+            cats = [_category_for(sub, c) for c in codes]
+            qs = qs.filter(category__in=cats)
+        end = _parse_date(request.GET["end_date"], "end_date") if request.GET.get("end_date") else timezone.now()
+        start = _parse_date(request.GET["start_date"], "start_date") if request.GET.get("start_date") \
+            else end - dt.timedelta(days=DEFAULT_DAYS)
+        if start > end:
+            raise Open311Error(400, "start_date is after end_date")
+        qs = qs.filter(reported_at__gte=start, reported_at__lte=end)
+        statuses = {s.strip() for s in request.GET.get("status", "").split(",") if s.strip()}
+        if statuses - {"open", "closed"}:
+            raise Open311Error(400, "status must be open or closed")
+        if statuses == {"open"}:
+            qs = qs.filter(state__in=OPEN_STATES)
+        elif statuses == {"closed"}:
+            qs = qs.exclude(state__in=OPEN_STATES)
+    cases = list(qs.order_by("-reported_at")[:MAX_RESULTS].prefetch_related("photos"))
+    return render(fmt, "service_requests", "request", [_request_out(request, c) for c in cases])
+
+
+@endpoint
+def request_detail(request, fmt, sub, request_id: str):
+    case = _public_cases(sub).filter(pk=int(request_id)).first() if request_id.isdigit() else None
+    if case is None:
+        raise Open311Error(404, f"unknown service_request_id: {request_id}")
+    return render(fmt, "service_requests", "request", [_request_out(request, case)])
+
+
+@endpoint
+def token_detail(request, fmt, sub, token: str):
+    case = Case.objects.filter(subdistrict=sub, public_token=token).first() if token else None
+    if case is None:
+        raise Open311Error(404, f"unknown token: {token}")
+    return render(fmt, "service_requests", "request", [{"service_request_id": str(case.pk), "token": token}])
+
+
+def _attributes(post) -> dict:
+    """attribute[code]=v and attribute[code][]=v1&attribute[code][]=v2."""
+    out: dict[str, object] = {}
+    for key in post:
+        if key.startswith("attribute[") and key.endswith("]"):
+            inner = key[len("attribute["):]
+            if inner.endswith("][]"):
+                out[inner[:-3]] = post.getlist(key)
+            else:
+                out[inner[:-1]] = post.get(key)
+    return out
+
+
+def _create(request, fmt, sub):
+    raw_key = request.POST.get("api_key", "")
+    key = Open311Key.objects.filter(digest=Open311Key.digest_of(raw_key), active=True, subdistrict=sub).first() \
+        if raw_key else None
+    if key is None:
+        raise Open311Error(403, "api_key is missing or invalid")
+    if is_ratelimited(request, group="open311", key=lambda g, r: str(key.pk), rate=key.rate, increment=True):
+        raise Open311Error(429, "rate limit exceeded for this api_key")
+    post = request.POST
+    category = _category_for(sub, post.get("service_code", "")) if post.get("service_code") else None
+    if category is None:
+        raise Open311Error(400, "service_code is required")
+    lat, lng = post.get("lat", "").strip(), post.get("long", "").strip()
+    address = post.get("address_string", "").strip()
+    if not ((lat and lng) or address or post.get("address_id")):
+        raise Open311Error(400, "a location is required: lat & long, address_string or address_id")
+    try:
+        lat_f = float(lat) if lat else None
+        lng_f = float(lng) if lng else None
+    except ValueError:
+        raise Open311Error(400, "lat and long must be numbers") from None
+    attrs = _attributes(post)
+    urgency = attrs.get("urgency") if attrs.get("urgency") in Urgency.values else Urgency.NORMAL
+    name = " ".join(x for x in (post.get("last_name", ""), post.get("first_name", "")) if x).strip()
+    description = post.get("description", "").strip() or category.name
+    media_urls = [u for u in post.getlist("media_url") if u.startswith(("http://", "https://"))]
+    files = [f for field in request.FILES for f in request.FILES.getlist(field)]
+    case = case_report(actor=None, subdistrict=sub, intake=Intake(
+        source=CaseSource.OPEN311, description=description[:2000], category=category, lat=lat_f, lng=lng_f,
+        address=address[:200], urgency=urgency, reporter_name=name[:64], reporter_phone=post.get("phone", "")[:32],
+        photos=tuple(files[:6]), external_id=""))
+    if media_urls or attrs:
+        first = case.events.order_by("id").first()
+        first.data = {**first.data, "media_url": media_urls[:6], "attributes": attrs,
+                      "device_id": (post.get("device_id") or post.get("deviceid") or "")[:64]}
+        first.save(update_fields=["data"])
+    return render(fmt, "service_requests", "request", [{
+        "service_request_id": str(case.pk), "token": case.public_token, "service_notice": "", "account_id": "",
+    }])
+
+

@@ -1,0 +1,178 @@
+"""Walk the whole GeoReport v2 API as a client would, in XML and JSON (X-1)."""
+
+import io
+import xml.etree.ElementTree as ET
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+
+from jiedao.cases.models import Case, Open311Key
+
+from .conftest import report
+
+KEY = "test-open311-key"
+
+
+@pytest.fixture
+def o311(cases_town):
+    Open311Key.objects.create(subdistrict=cases_town.sub, name="FixMyStreet", digest=Open311Key.digest_of(KEY))
+    return cases_town
+
+
+def get(path, **params):
+    return Client().get(f"/open311/v2/{path}", params)
+
+
+def xml(resp):
+    assert resp["Content-Type"] == "text/xml; charset=utf-8"
+    body = resp.content.decode()
+    assert body.startswith('<?xml version="1.0" encoding="utf-8"?>')
+    root = ET.fromstring(resp.content)
+    assert "}" not in root.tag  # no namespace
+    return root
+
+
+def js(resp):
+    assert resp["Content-Type"] == "application/json; charset=utf-8"
+    return resp.json()
+
+
+def test_discovery_in_both_formats(o311):
+    root = xml(get("discovery.xml"))
+    assert root.tag == "discovery"
+    formats = [f.text for f in root.find("endpoints").find("endpoint").find("formats")]
+    assert formats == ["text/xml", "application/json"]
+    data = js(get("discovery.json"))
+    assert data["endpoints"][0]["formats"] == ["text/xml", "application/json"]
+    assert data["endpoints"][0]["specification"] == "http://wiki.open311.org/GeoReport_v2"
+
+
+def test_services_list_and_definition(o311):
+    services = js(get("services.json"))
+    assert isinstance(services, list) and len(services) > 400
+    garbage = next(s for s in services if s["service_name"] == "暴露垃圾" and s["service_code"].startswith("E"))
+    assert garbage["service_code"] == "E06010" and garbage["metadata"] == "true" and garbage["keywords"] == "0102"
+    root = xml(get("services.xml"))
+    assert root.tag == "services" and root[0].tag == "service" and root[0].find("service_code").text
+    definition = js(get("services/E06010.json"))
+    assert definition["service_code"] == "E06010" and definition["attributes"][0]["code"] == "urgency"
+    droot = xml(get("services/E06010.xml"))
+    assert droot.tag == "service_definition"
+    assert droot.find("attributes/attribute/values/value/key").text == "normal"
+    for fmt in ("json", "xml"):
+        assert get(f"services/E99999.{fmt}").status_code == 404
+
+
+def post(fmt="json", files=None, **fields):
+    data = {"api_key": KEY, "service_code": "E06010", "lat": "31.335", "long": "121.505",
+            "description": "政立路人行道暴露垃圾", **fields}
+    if files:
+        data.update(files)
+    return Client().post(f"/open311/v2/requests.{fmt}", data)
+
+
+def test_post_get_and_token_in_json(o311):
+    r = post(first_name="Lei", last_name="Wang", phone="13812345678", deviceid="abc",
+             **{"attribute[urgency]": "urgent", "unknown_field": "ignored"})
+    assert r.status_code == 200
+    created = js(r)
+    assert isinstance(created, list) and len(created) == 1
+    rid = created[0]["service_request_id"]
+    assert isinstance(rid, str) and created[0]["token"]
+    case = Case.objects.get(pk=int(rid))
+    assert case.source == "open311" and case.urgency == "urgent" and case.grid_id == o311.grids[0].pk
+    one = js(get(f"requests/{rid}.json"))
+    assert isinstance(one, list) and len(one) == 1
+    item = one[0]
+    assert item["service_request_id"] == rid and item["status"] == "open" and item["service_code"] == "E06010"
+    assert item["requested_datetime"].endswith("+08:00") and item["expected_datetime"].endswith("+08:00")
+    assert "13812345678" not in str(one) and "Wang" not in str(one)
+    tok = js(get(f"tokens/{created[0]['token']}.json"))
+    assert tok == [{"service_request_id": rid, "token": created[0]["token"]}]
+    listing = js(get("requests.json", status="open", service_code="E06010"))
+    assert [x["service_request_id"] for x in listing] == [rid]
+
+
+def test_post_and_get_in_xml_with_photo_and_media_urls(o311):
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 200, 10)).save(buf, "JPEG")
+    c = Client()
+    r = c.post("/open311/v2/requests.xml", {
+        "api_key": KEY, "service_code": "E06010", "address_string": "殷行路100号", "description": "x",
+        "media_url": ["https://example.org/a.jpg", "https://example.org/b.jpg"],
+        "attribute[tags][]": ["a", "b"], "media": SimpleUploadedFile("p.jpg", buf.getvalue())})
+    root = xml(r)
+    assert root.tag == "service_requests" and root[0].tag == "request"
+    rid = root.find("request/service_request_id").text
+    case = Case.objects.get(pk=int(rid))
+    assert case.photos.count() == 1 and case.events.first().data["media_url"] == ["https://example.org/a.jpg",
+                                                                                   "https://example.org/b.jpg"]
+    assert case.events.first().data["attributes"] == {"tags": ["a", "b"]}
+    detail = xml(get(f"requests/{rid}.xml"))
+    assert detail.find("request/media_url").text.startswith("http://testserver/report/")
+    assert (detail.find("request/lat").text or "") == ""  # located by address only
+
+
+def test_closed_case_maps_to_closed_with_notes_and_agency(o311):
+    from jiedao.cases.tests.test_workflow import drive_to
+
+    case = report(o311, source="open311", user=None)
+    drive_to(o311, case, "closed")
+    item = js(get(f"requests/{case.pk}.json"))[0]
+    assert item["status"] == "closed" and item["agency_responsible"] == "城管中队"
+    assert item["status_notes"] == "已清理完毕"
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_errors_are_lists_with_the_right_status(o311, fmt):
+    def codes(resp):
+        if fmt == "json":
+            body = js(resp)
+            assert isinstance(body, list) and set(body[0]) == {"code", "description"}
+            return resp.status_code, body[0]["code"]
+        root = xml(resp)
+        assert root.tag == "errors" and root[0].tag == "error"
+        return resp.status_code, root.find("error/code").text
+
+    assert codes(post(fmt, api_key="wrong")) == (403, "403")
+    assert codes(Client().post(f"/open311/v2/requests.{fmt}", {"service_code": "E06010", "lat": "1", "long": "1"})) \
+        == (403, "403")
+    assert codes(post(fmt, service_code="E00000")) == (404, "404")
+    assert codes(post(fmt, lat="", long="")) == (400, "400")
+    assert codes(post(fmt, lat="north")) == (400, "400")
+    assert codes(get(f"requests/999999.{fmt}")) == (404, "404")
+    assert codes(get(f"tokens/nope.{fmt}")) == (404, "404")
+    assert codes(get(f"requests.{fmt}", start_date="yesterday")) == (400, "400")
+    assert codes(get(f"requests.{fmt}", status="pending")) == (400, "400")
+    assert codes(get(f"discovery.{fmt}", jurisdiction_id="nowhere")) == (404, "404")
+
+
+def test_get_requests_defaults_to_90_days_and_hides_internal_sources(o311):
+    import datetime as dt
+
+    old = report(o311, source="resident", user=None)
+    Case.objects.filter(pk=old.pk).update(reported_at=old.reported_at - dt.timedelta(days=100))
+    recent = report(o311, source="resident", user=None, lat=31.3352)
+    hotline = report(o311, source="hotline", user=None, lat=31.3354)
+    ids = {x["service_request_id"] for x in js(get("requests.json"))}
+    assert str(recent.pk) in ids and str(old.pk) not in ids and str(hotline.pk) not in ids
+    assert get(f"requests/{hotline.pk}.json").status_code == 404
+    since = (old.reported_at - dt.timedelta(days=101)).isoformat()
+    assert str(old.pk) in {x["service_request_id"] for x in js(get("requests.json", start_date=since))}
+
+
+def test_unknown_format_is_404(o311):
+    assert get("services.csv").status_code == 404
+
+
+def test_jurisdiction_id_is_accepted(o311):
+    assert js(get("services.json", jurisdiction_id=o311.sub.code))
+
+
+def test_api_key_rate_limit(o311, settings):
+    Open311Key.objects.filter(digest=Open311Key.digest_of(KEY)).update(rate="2/m")
+    assert post().status_code == 200 and post(lat="31.3353").status_code == 200
+    r = post(lat="31.3356")
+    assert r.status_code == 429 and js(r)[0]["code"] == "429"
