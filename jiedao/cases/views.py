@@ -29,6 +29,7 @@ from .models import Case, CaseCategory, CasePhoto
 from .services import case_transition
 from .services.intake import Intake, case_report
 from .services.transitions import case_follow_up_public
+from .tasks import check_deadlines_throttled
 from .views_support import ACTION_LABELS, allowed_actions
 
 PHOTO_ACTIONS = {"feedback", "verify", "rework"}
@@ -53,6 +54,7 @@ def _filter_form(request):
 def console(request):
     """The grid centre's queue (GOV-2): filters, the map of the filtered cases, bulk dispatch."""
     _require(request, "cases.view")
+    check_deadlines_throttled()  # embedded default: no Celery beat (see tasks.py)
     form, filters = _filter_form(request)
     qs = selectors.case_list(user=request.user, **filters)
     page = Paginator(qs, 30).get_page(request.GET.get("page"))
@@ -152,6 +154,7 @@ def case_act(request, case_id: int, action: str):
 def inbox(request):
     """A department's inbox: to accept, in hand, overdue, waiting for verification."""
     _require(request, "cases.handle")
+    check_deadlines_throttled()
     lists = selectors.department_inbox(user=request.user)
     tab = request.GET.get("tab", "to_accept")
     if tab not in lists:

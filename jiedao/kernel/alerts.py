@@ -38,15 +38,20 @@ def rules() -> dict[str, AlertRule]:
 register_rule(AlertRule("calendar.year_unknown", "节假日数据缺失", "warning"))
 
 
-def alert_raise(
+def alert_raise(**kwargs) -> Alert:
+    """Raise an alert unless one is already unresolved for the same rule and subject (idempotent)."""
+    return alert_raise_once(**kwargs)[0]
+
+
+def alert_raise_once(
     *, rule: str, subject_type: str, subject_id: str, message: str, subdistrict_id: int | None,
     severity: str | None = None, subject_repr: str = "", audience: str = "alerts.view",
-) -> Alert:
-    """Raise an alert unless one is already unresolved for the same rule and subject (idempotent)."""
+) -> tuple[Alert, bool]:
+    """Like alert_raise, and says whether this call raised it."""
     key = f"{rule}:{subject_type}:{subject_id}:{subdistrict_id or ''}"
     existing = Alert.objects.filter(dedup_key=key).exclude(state=AlertState.RESOLVED).first()
     if existing:
-        return existing
+        return existing, False
     severity = severity or (_RULES[rule].severity if rule in _RULES else "warning")
     try:
         with transaction.atomic():
@@ -56,9 +61,9 @@ def alert_raise(
             )
             audit_record(actor=None, action="alert.raise", obj=alert, subdistrict_id=subdistrict_id,
                          changes={"rule": [None, rule], "severity": [None, severity]})
-            return alert
+            return alert, True
     except IntegrityError:  # raised concurrently by another worker: one alert is enough
-        return Alert.objects.filter(dedup_key=key).exclude(state=AlertState.RESOLVED).get()
+        return Alert.objects.filter(dedup_key=key).exclude(state=AlertState.RESOLVED).get(), False
 
 
 def _alert_move(*, actor, alert: Alert, expected: set[str], target: str, action: str) -> Alert:

@@ -117,6 +117,9 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Asia/Shanghai"
+CELERY_BEAT_SCHEDULE = {
+    "cases-check-deadlines": {"task": "cases.check_deadlines", "schedule": 300.0},
+}
 
 # --- Authentication and sessions (等保 level 3 basics).
 AUTH_USER_MODEL = "kernel.User"
