@@ -1,17 +1,20 @@
 """/api/v1/cases: list with the console's filters, create, detail, one POST per transition."""
 
+import re
+
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 
-from jiedao.kernel.exceptions import DomainError
+from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.idempotency import run_idempotent
 from jiedao.kernel.scoping import user_scope
 
 from . import selectors
 from .choices import CaseSource, Urgency
+from .evaluation import DIMENSIONS, evaluation
 from .schemas import AlarmOut, CaseDetailOut, CaseOut, CategoryOut, HotlineBatchIn, HotlineResultOut, TransitionIn
 from .services import case_transition
 from .services.alarms import alarm_receive
@@ -47,6 +50,32 @@ class CaseFilters(Schema):
 @paginate(LimitOffsetPagination)
 def categories(request, q: str = "", kind: str = ""):
     return selectors.category_leaves(user=request.user, q=q, kind=kind)
+
+
+class EvaluationRowOut(Schema):
+    key: int | None
+    label: str
+    reported: int
+    registered: int
+    dispatched: int
+    closed: int
+    on_time_close_rate: float | None
+    rework_rate: float | None
+    return_rate: float | None
+    postponement_rate: float | None
+    mean_handling_hours: float | None
+    verification_on_time_rate: float | None
+
+
+@router.get("/evaluation", response=list[EvaluationRowOut])
+def evaluation_figures(request, month: str, by: str = "department"):
+    """绩效考评 figures of one month (``YYYY-MM``) by ``department``, ``grid`` or ``worker`` (formulas: docs/cases.md)."""
+    if not user_scope(request.user).has("cases.evaluate"):
+        raise PermissionDeniedError("forbidden", _("您没有查看绩效考评的权限。"), capability="cases.evaluate",
+                                    actor=request.user)
+    if by not in DIMENSIONS or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise DomainError("invalid_input", _("month 应为 YYYY-MM，by 应为 department、grid 或 worker。"))
+    return [r.as_dict() for r in evaluation(user=request.user, month=month, by=by)]
 
 
 @router.get("", response=list[CaseOut])

@@ -301,6 +301,8 @@ def case_follow_up_public(*, token: str, satisfaction: int, comment: str = "") -
     case = Case.objects.filter(public_token=token).first() if token else None
     if case is None:
         raise NotFound("not_found", _("案件不存在。"))
+    if case.satisfaction:  # a reporter rates once; staff follow-ups may add notes later
+        raise DomainError(CaseErrorCode.SATISFACTION_INVALID, _("您已评价过该案件。"))
     return case_transition(actor=None, case=case, action=A.FOLLOW_UP, expected_version=case.version,
                            comment=comment, system=True, satisfaction=satisfaction, by="reporter")
 

@@ -1,0 +1,168 @@
+import datetime as dt
+import io
+
+from django.utils import timezone
+from python_calamine import CalamineWorkbook
+
+from jiedao.cases.evaluation import evaluation
+from jiedao.cases.models import Case, CasePhoto
+
+from .conftest import report
+from .test_intake import jpeg
+from .test_workflow import drive_to, step
+
+
+def _month():
+    return timezone.localtime().strftime("%Y-%m")
+
+
+def test_department_figures(cases_town):
+    t = cases_town
+    on_time = drive_to(t, report(t), "closed")
+    late = drive_to(t, report(t, lat=31.3360, lng=121.5080, description="井盖缺失"), "closed")
+    Case.objects.filter(pk=late.pk).update(deadline_at=timezone.now() - dt.timedelta(days=1))
+    reworked = drive_to(t, report(t, lat=31.3362, lng=121.5090, description="绿地垃圾"), "handled")
+    step(t, reworked, "rework", "grid_worker", comment="未清理干净")
+    returned = drive_to(t, report(t, lat=31.3364, lng=121.5095, description="乱张贴"), "dispatched")
+    step(t, returned, "return", "department_handler", comment="非本部门职责")
+    rows = {r.label: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="department")}
+    cg = rows["城管中队"]
+    assert (cg.dispatched, cg.closed, cg.closed_on_time) == (4, 2, 1)
+    assert cg.on_time_close_rate == 50.0 and cg.rework_rate == 25.0 and cg.return_rate == 25.0
+    assert cg.mean_handling_hours is not None
+    assert on_time
+
+
+def test_grid_and_worker_figures(cases_town):
+    t = cases_town
+    drive_to(t, report(t), "closed")
+    report(t, lat=31.335, lng=121.515)  # the second grid
+    by_grid = {r.label: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="grid")}
+    assert by_grid["T1-1"].reported == 1 and by_grid["T1-1"].closed == 1 and by_grid["T1-2"].reported == 1
+    assert by_grid["T1-1"].verified == 1 and by_grid["T1-1"].verification_on_time_rate == 100.0
+    by_worker = evaluation(user=t.users["dispatcher"], month=_month(), by="worker")
+    assert by_worker[0].reported == 2
+
+
+def test_evaluation_page_api_and_export(cases_town, client_for):
+    t = cases_town
+    drive_to(t, report(t), "closed")
+    c = client_for(t.users["leader"])
+    page = c.get(f"/cases/evaluation/?month={_month()}")
+    assert page.status_code == 200 and "城管中队" in page.content.decode() and 'id="eval-data"' in page.content.decode()
+    api = c.get(f"/api/v1/cases/evaluation?month={_month()}&by=department").json()
+    assert api[0]["label"] == "城管中队" and api[0]["closed"] == 1
+    assert c.get("/api/v1/cases/evaluation?month=2020-13").status_code == 400
+    x = c.get(f"/cases/evaluation/export.xlsx?month={_month()}")
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(x.content)).get_sheet_by_index(0).to_python()
+    assert rows[0][0] == "对象" and rows[1][0] == "城管中队"
+    for role in ("department_handler", "grid_worker", "rc_staff"):
+        assert client_for(t.users[role]).get("/cases/evaluation/").status_code == 403
+        assert client_for(t.users[role]).get(f"/api/v1/cases/evaluation?month={_month()}").status_code == 403
+
+
+def test_console_filters_and_map(cases_town, client_for):
+    t = cases_town
+    a = report(t)
+    b = report(t, lat=31.335, lng=121.515, description="路灯不亮")
+    Case.objects.filter(pk=b.pk).update(deadline_at=timezone.now() - dt.timedelta(hours=2))
+    c = client_for(t.users["dispatcher"])
+    html = c.get("/cases/").content.decode()
+    assert a.number in html and b.number in html
+    html = c.get("/cases/?overdue=on").content.decode()
+    assert b.number in html and a.number not in html
+    html = c.get(f"/cases/?grid_id={t.grids[0].pk}").content.decode()
+    assert a.number in html and b.number not in html
+    geo = c.get("/cases/map.json?overdue=on").json()
+    assert [f["properties"]["number"] for f in geo["features"]] == [b.number]
+
+
+def test_bulk_dispatch_registers_and_dispatches(cases_town, client_for):
+    t = cases_town
+    a, b = report(t), report(t, lat=31.335, lng=121.515, description="路灯不亮")
+    c = client_for(t.users["dispatcher"])
+    r = c.post("/cases/bulk-dispatch/", {"case": [f"{a.pk}:{a.version}", f"{b.pk}:{b.version}", "999:1"],
+                                          "lead_department_id": t.units["dept"].pk})
+    assert r.status_code == 302
+    assert set(Case.objects.filter(pk__in=[a.pk, b.pk]).values_list("state", flat=True)) == {"dispatched"}
+
+
+def test_web_transition_with_photo_and_stale_form(cases_town, client_for):
+    t = cases_town
+    case = drive_to(t, report(t), "accepted")
+    case.refresh_from_db()
+    c = client_for(t.users["department_handler"])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    r = c.post(f"/cases/{case.pk}/feedback/", {"version": case.version, "comment": "已清理",
+                                               "photos": [SimpleUploadedFile("f.jpg", jpeg())]})
+    assert r.status_code == 302
+    assert CasePhoto.objects.filter(case=case, stage="feedback").count() == 1
+    again = c.post(f"/cases/{case.pk}/feedback/", {"version": case.version, "comment": "重复提交"}, follow=True)
+    assert "已被他人更新" in again.content.decode() or "不能执行" in again.content.decode()
+    assert Case.objects.get(pk=case.pk).state == "handled"
+
+
+def test_inbox_and_field_pages(cases_town, client_for):
+    t = cases_town
+    dispatched = drive_to(t, report(t), "dispatched")
+    handled = drive_to(t, report(t, lat=31.3352, lng=121.5052, description="井盖缺失"), "handled")
+    inbox = client_for(t.users["department_handler"]).get("/cases/inbox/").content.decode()
+    assert dispatched.number in inbox
+    field = client_for(t.users["grid_worker"]).get("/cases/field/").content.decode()
+    assert handled.number in field
+    assert client_for(t.users["dept2_handler"]).get("/cases/inbox/").content.decode().count(dispatched.number) == 0
+
+
+def test_photos_are_served_only_within_scope(cases_town, other_town, client_for):
+    t = cases_town
+    case = report(t, photos=(__import__("django.core.files.uploadedfile", fromlist=["x"]).SimpleUploadedFile(
+        "a.jpg", jpeg()),))
+    photo = case.photos.get()
+    r = client_for(t.users["dispatcher"]).get(f"/cases/photos/{photo.pk}/thumb")
+    assert r.status_code == 200 and r["Content-Type"] == "image/jpeg"
+    assert client_for(other_town.users["dispatcher"]).get(f"/cases/photos/{photo.pk}/thumb").status_code == 404
+    assert client_for(t.users["dept2_handler"]).get(f"/cases/photos/{photo.pk}/full").status_code == 404
+    from django.test import Client
+
+    assert Client().get(f"/report/{case.public_token}/photos/{photo.pk}").status_code == 200
+    assert Client().get(f"/report/wrong-token/photos/{photo.pk}").status_code == 404
+
+
+def test_public_report_page_guards(cases_town, settings):
+    import time
+
+    from django.core import signing
+    from django.test import Client
+
+    c = Client()
+    page = c.get("/report/")
+    assert page.status_code == 200
+    started = signing.dumps({"t": time.time() - 10}, salt="cases.public-report")
+    body = {"description": "小区门口路灯坏了", "lat": "31.335", "lng": "121.505", "started": started,
+            "category_id": t_category(cases_town), "reporter_phone": "13900001111"}
+    r = c.post("/report/", body)
+    assert r.status_code == 302 and r["Location"].startswith("/report/")
+    case = Case.objects.get(source="resident")
+    assert case.reporter_phone == "13900001111" and "13900001111" not in c.get(r["Location"]).content.decode()
+    bot = c.post("/report/", {**body, "website": "http://spam"})
+    fast = c.post("/report/", {**body, "started": signing.dumps({"t": time.time()}, salt="cases.public-report")})
+    forged = c.post("/report/", {**body, "started": "forged"})
+    assert bot.status_code == fast.status_code == forged.status_code == 400
+    assert Case.objects.filter(source="resident").count() == 1
+
+
+def t_category(town):
+    return town.category.pk
+
+
+def test_public_follow_up_after_close(cases_town):
+    from django.test import Client
+
+    t = cases_town
+    case = drive_to(t, report(t, source="resident", user=None), "closed")
+    c = Client()
+    assert "您对处理结果满意吗" in c.get(f"/report/{case.public_token}/").content.decode()
+    r = c.post(f"/report/{case.public_token}/", {"satisfaction": "5", "comment": "很快"})
+    assert r.status_code == 302 and Case.objects.get(pk=case.pk).satisfaction == 5
+    assert c.post(f"/report/{case.public_token}/", {"satisfaction": "4"}).status_code == 400  # once only
