@@ -29,7 +29,7 @@ class CaseCategory(models.Model):
     urgent_hours = models.FloatField(_("紧急处置时限（工作小时）"), null=True, blank=True)
     normal_days = models.PositiveSmallIntegerField(_("一般处置时限（工作日）"), null=True, blank=True)
     active = models.BooleanField(_("启用"), default=True)
-    source = models.CharField(max_length=32, default="gb47678.5-2026")  # or a chapter app's code
+    source = models.CharField(max_length=64, default="GB/T 47678.5-2026")  # or a chapter app's code
 
     objects = ScopedQuerySet.as_manager()
 
