@@ -13,8 +13,9 @@ def _endpoints(town):
     p = town.people["p1"].pk
     alert = alert_raise(rule="test.rule", subject_type="x", subject_id="1", message="m", subdistrict_id=town.sub.pk)
     audit = AuditRecord.objects.filter(subdistrict=town.sub).first().pk
-    case = case_report(actor=None, subdistrict=town.sub, intake=Intake(source="resident", description="路灯不亮",
-                                                                       lat=31.335, lng=121.505))
+    case = case_report(actor=None, subdistrict=town.sub, intake=Intake(
+        source="resident", description="路灯不亮", lat=31.335, lng=121.505, photos=(_jpeg(),)))
+    photo = case.photos.get()
     eps = [
         ("get", f"/api/v1/people/{p}", None),
         ("patch", f"/api/v1/people/{p}", {"version": 1, "name": "改名"}),
@@ -30,10 +31,26 @@ def _endpoints(town):
     ]
     eps += [("get", f"/api/v1/cases/{case.pk}", None),
             ("post", f"/api/v1/cases/{case.pk}/register", {"version": 1}),
-            ("post", f"/api/v1/cases/{case.pk}/supervise", {"version": 1, "comment": "请加快"})]
+            ("post", f"/api/v1/cases/{case.pk}/supervise", {"version": 1, "comment": "请加快"}),
+            ("get", f"/cases/{case.pk}/", None),
+            ("post", f"/cases/{case.pk}/register/", {"version": 1}),
+            ("post", f"/cases/{case.pk}/supervise/", {"version": 1, "comment": "请加快"}),
+            ("get", f"/cases/photos/{photo.pk}/thumb", None),
+            ("get", f"/cases/photos/{photo.pk}/full", None)]
     eps += [("get", f"/api/v1/places/grid/{town.grids[0].pk}", None)]
     eps += [("get", f"/api/v1/places/compound/{town.compounds['c1'].pk}", None)]
     return eps
+
+
+def _jpeg():
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "JPEG")
+    return SimpleUploadedFile("p.jpg", buf.getvalue())
 
 
 def _call(client, method, url, body):
