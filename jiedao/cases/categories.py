@@ -108,3 +108,27 @@ def category_for_code(*, subdistrict_id: int, code: str, name: str = "", prefer_
         matches = by_name or matches
     matches.sort(key=lambda c: (c.kind != prefer_kind, c.code))
     return matches[0] if matches else None
+
+
+@transaction.atomic
+def category_subtree_ensure(*, actor, subdistrict, source: str, kind: str, major_code: str, major_name: str,
+                            leaves: list[tuple[str, str]], default_department=None, urgent_hours=None,
+                            normal_days=None) -> list[CaseCategory]:
+    """A chapter app's own subtree (e.g. 巡查发现, 企业诉求), registered at set-up; idempotent.
+
+    Codes must not collide with the national ones: chapters use a letter prefix (``I01`` inspections,
+    ``B01`` enterprise requests…).
+    """
+    major, _ = CaseCategory.objects.get_or_create(
+        subdistrict=subdistrict, kind=kind, code=major_code,
+        defaults={"name": major_name, "is_leaf": False, "source": source})
+    out = []
+    for code, name in leaves:
+        leaf, created = CaseCategory.objects.get_or_create(
+            subdistrict=subdistrict, kind=kind, code=code,
+            defaults={"name": name, "parent": major, "source": source, "default_department": default_department,
+                      "urgent_hours": urgent_hours, "normal_days": normal_days})
+        if created:
+            audit_record(actor=actor, action="case_category.create", obj=leaf, changes={"source": [None, source]})
+        out.append(leaf)
+    return out

@@ -156,3 +156,17 @@ def case_report(*, actor, subdistrict, intake: Intake) -> Case:
         "source": [None, intake.source], "category": [None, case.category_id], "grid": [None, grid_id],
         "reporter_phone": [None, mask_phone(case.reporter_phone)]})
     return case
+
+
+def case_report_finding(*, actor, subdistrict, finding_ref: str, category, description: str, lat=None, lng=None,
+                        address: str = "", photos=()) -> tuple[Case, bool]:
+    """For the inspection engine: a failed checklist item opens one case. ``finding_ref`` (e.g.
+    ``inspection:<id>:item:<code>``) makes a retry return the first case instead of a second one."""
+    existing = Case.objects.filter(subdistrict=subdistrict, source=CaseSource.INSPECTION,
+                                   external_id=finding_ref[:64]).first()
+    if existing:
+        return existing, False
+    case = case_report(actor=actor, subdistrict=subdistrict, intake=Intake(
+        source=CaseSource.INSPECTION, description=description, category=category, lat=lat, lng=lng,
+        address=address, external_id=finding_ref[:64], photos=tuple(photos)))
+    return case, True

@@ -215,3 +215,24 @@ def test_bad_alarm_signatures_are_refused(cases_town, tamper):
     r = _alarm(Client(), "nobody" if tamper == "source" else "neuron", body, **kwargs)
     assert r.status_code == 401 and r.json()["code"] == "signature_invalid"
     assert not Case.objects.exists()
+
+
+def test_chapter_subtree_and_inspection_finding_are_idempotent(cases_town):
+    from jiedao.cases.categories import category_subtree_ensure
+    from jiedao.cases.services.intake import case_report_finding
+
+    t = cases_town
+    leaves = category_subtree_ensure(actor=None, subdistrict=t.sub, source="inspections", kind="event",
+                                     major_code="I01", major_name="巡查发现", leaves=[("I01001", "垃圾分类不达标")],
+                                     default_department=t.units["dept"], normal_days=2)
+    again = category_subtree_ensure(actor=None, subdistrict=t.sub, source="inspections", kind="event",
+                                    major_code="I01", major_name="巡查发现", leaves=[("I01001", "垃圾分类不达标")])
+    assert leaves[0].pk == again[0].pk and leaves[0].parent.code == "I01"
+    case, created = case_report_finding(actor=t.users["grid_worker"], subdistrict=t.sub,
+                                        finding_ref="inspection:7:item:sorting", category=leaves[0],
+                                        description="湿垃圾混投", lat=31.335, lng=121.505)
+    same, created_again = case_report_finding(actor=t.users["grid_worker"], subdistrict=t.sub,
+                                              finding_ref="inspection:7:item:sorting", category=leaves[0],
+                                              description="湿垃圾混投", lat=31.335, lng=121.505)
+    assert created and not created_again and same.pk == case.pk
+    assert case.source == "inspection" and case.lead_department_id == t.units["dept"].pk
