@@ -34,7 +34,7 @@ browser-deps:
 	fi
 
 lint: install
-	$(VENV)/bin/ruff check jiedao bench tests
+	$(VENV)/bin/ruff check jiedao tests conftest.py $(wildcard bench)
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run -v0
 	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -d '\n') \
 	  JIEDAO_PII_KEYS="k1:$$(head -c 32 /dev/urandom | base64)" JIEDAO_BLIND_INDEX_KEY=x JIEDAO_AUDIT_KEY=x \
