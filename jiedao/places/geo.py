@@ -51,8 +51,8 @@ class GridIndex:
         return min(self.grid_ids[i] for i in hits.tolist())
 
     def locate_many(self, lats, lngs) -> list[int | None]:
-        xs = np.asarray(lngs, dtype=np.float64).ravel()
-        ys = np.asarray(lats, dtype=np.float64).ravel()
+        xs = np.asarray(lngs if hasattr(lngs, "__len__") else list(lngs), dtype=np.float64).ravel()
+        ys = np.asarray(lats if hasattr(lats, "__len__") else list(lats), dtype=np.float64).ravel()
         if len(xs) != len(ys):
             raise ValueError("lats and lngs differ in length")
         # Bounding-box candidates from the tree, then the exact test on the prepared polygons.

@@ -69,14 +69,34 @@ def _sm4_gcm_decrypt(key: bytes, nonce: bytes, blob: bytes) -> bytes:
     return dec.update(ct) + dec.finalize()
 
 
-def encrypt(plaintext: str) -> str:
+def encrypt_many(values: list[str]) -> list[str]:
+    """Encrypt a batch under the current key (imports: the cipher is built once, nonces drawn in one call).
+    Empty values stay empty."""
     ring = keyring()
     key = ring.keys[ring.current_id]
-    nonce = os.urandom(12)
-    data = plaintext.encode("utf-8")
     tag = CIPHER_TAGS[ring.cipher]
-    blob = AESGCM(key).encrypt(nonce, data, None) if tag == "a" else _sm4_gcm_encrypt(key, nonce, data)
-    return f"{tag}${ring.current_id}${base64.b64encode(nonce + blob).decode()}"
+    prefix = f"{tag}${ring.current_id}$"
+    if tag == "a":
+        aead = AESGCM(key)
+
+        def seal(nonce: bytes, data: bytes) -> bytes:
+            return aead.encrypt(nonce, data, None)
+    else:
+        def seal(nonce: bytes, data: bytes) -> bytes:
+            return _sm4_gcm_encrypt(key, nonce, data)
+    nonces = os.urandom(12 * len(values))
+    out = []
+    for k, value in enumerate(values):
+        if not value:
+            out.append(value)
+            continue
+        nonce = nonces[12 * k:12 * k + 12]
+        out.append(prefix + base64.b64encode(nonce + seal(nonce, value.encode("utf-8"))).decode())
+    return out
+
+
+def encrypt(plaintext: str) -> str:
+    return encrypt_many([plaintext])[0]
 
 
 def decrypt(token: str) -> str:
@@ -94,15 +114,28 @@ def key_id_of(token: str) -> str:
     return token.split("$", 2)[1]
 
 
+def blind_indexer():
+    """A blind-index function with the key resolved once (for batches)."""
+    ring = keyring()
+    key = ring.blind_key
+    if ring.blind_hash == "SM3":
+        def index(kind: str, normalised: str) -> str:
+            if not normalised:
+                return ""
+            mac = hmac.HMAC(key, hashes.SM3())
+            mac.update(f"{kind}:{normalised}".encode())
+            return mac.finalize().hex()
+    else:
+        def index(kind: str, normalised: str) -> str:
+            if not normalised:
+                return ""
+            return std_hmac.digest(key, f"{kind}:{normalised}".encode(), "sha256").hex()
+    return index
+
+
 def blind_index(kind: str, normalised: str) -> str:
     """Keyed HMAC of a normalised value: exact search without storing the value."""
-    if not normalised:
-        return ""
-    ring = keyring()
-    algorithm = hashes.SM3() if ring.blind_hash == "SM3" else hashes.SHA256()
-    mac = hmac.HMAC(ring.blind_key, algorithm)
-    mac.update(f"{kind}:{normalised}".encode())
-    return mac.finalize().hex()
+    return blind_indexer()(kind, normalised)
 
 
 def constant_time_equal(a: str, b: str) -> bool:
