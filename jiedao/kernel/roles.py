@@ -57,6 +57,10 @@ class Cap(StrEnum):
     CASES_MERGE = "cases.merge"
     CASES_EVALUATE = "cases.evaluate"
     CASES_IMPORT = "cases.import"
+    # inspections (巡查检查)
+    INSPECTIONS_VIEW = "inspections.view"
+    INSPECTIONS_DO = "inspections.do"
+    INSPECTIONS_MANAGE = "inspections.manage"
 
 
 @dataclass(frozen=True)
@@ -68,17 +72,18 @@ class Role:
     admin_role: bool = False  # one of the three separated administrator roles
 
 
-_DOMAIN_VIEW = {Cap.PLACES_VIEW, Cap.ALERTS_VIEW, Cap.CASES_VIEW}
+_DOMAIN_VIEW = {Cap.PLACES_VIEW, Cap.ALERTS_VIEW, Cap.CASES_VIEW, Cap.INSPECTIONS_VIEW}
+_INSPECT = {Cap.INSPECTIONS_DO}
 _CENTRE = {Cap.CASES_REPORT, Cap.CASES_REGISTER, Cap.CASES_DISPATCH, Cap.CASES_VERIFY, Cap.CASES_CLOSE,
            Cap.CASES_APPROVE_POSTPONE, Cap.CASES_SUPERVISE, Cap.CASES_FOLLOW_UP, Cap.CASES_MERGE, Cap.CASES_EVALUATE,
-           Cap.CASES_IMPORT}
+           Cap.CASES_IMPORT, Cap.INSPECTIONS_MANAGE}
 
 ROLES: dict[str, Role] = {
     r.code: r
     for r in (
         Role("system_admin", _("系统管理员"), Reach.SUBDISTRICT,
              frozenset({Cap.ORG_MANAGE, Cap.PLACES_MANAGE, Cap.CONFIG_MANAGE, Cap.CALENDAR_MANAGE,
-                        Cap.PLACES_VIEW, Cap.ALERTS_VIEW, Cap.ALERTS_HANDLE}), admin_role=True),
+                        Cap.PLACES_VIEW, Cap.ALERTS_VIEW, Cap.ALERTS_HANDLE, Cap.INSPECTIONS_MANAGE}), admin_role=True),
         Role("security_admin", _("安全管理员"), Reach.NONE,
              frozenset({Cap.USERS_MANAGE, Cap.USERS_UNLOCK, Cap.KEYS_ROTATE}), admin_role=True),
         Role("audit_admin", _("审计管理员"), Reach.NONE,
@@ -87,15 +92,16 @@ ROLES: dict[str, Role] = {
              frozenset(_DOMAIN_VIEW | {Cap.COCKPIT_VIEW, Cap.CASES_SUPERVISE, Cap.CASES_EVALUATE})),
         Role("dispatcher", _("网格中心调度员"), Reach.SUBDISTRICT,
              frozenset(_DOMAIN_VIEW | _CENTRE | {Cap.ALERTS_HANDLE})),
-        Role("department_handler", _("职能部门处置人员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.CASES_HANDLE})),
+        Role("department_handler", _("职能部门处置人员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | _INSPECT | {Cap.CASES_HANDLE})),
         Role("grid_worker", _("网格员"), Reach.SUBTREE,
-             frozenset(_DOMAIN_VIEW | {Cap.PEOPLE_VIEW, Cap.CASES_REPORT, Cap.CASES_VERIFY})),
+             frozenset(_DOMAIN_VIEW | _INSPECT | {Cap.PEOPLE_VIEW, Cap.CASES_REPORT, Cap.CASES_VERIFY})),
         Role("rc_staff", _("居委会工作人员"), Reach.SUBTREE,
              frozenset(_DOMAIN_VIEW | {Cap.PEOPLE_VIEW, Cap.PEOPLE_EDIT, Cap.PEOPLE_IMPORT,
-                                       Cap.PEOPLE_EXPORT, Cap.PEOPLE_REVEAL, Cap.ALERTS_HANDLE, Cap.CASES_REPORT})),
-        Role("service_specialist", _("服务专员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.CASES_REPORT})),
-        Role("road_chief", _("路长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.CASES_REPORT})),
-        Role("river_chief", _("河长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | {Cap.CASES_REPORT})),
+                                       Cap.PEOPLE_EXPORT, Cap.PEOPLE_REVEAL, Cap.ALERTS_HANDLE, Cap.CASES_REPORT,
+                                       Cap.INSPECTIONS_DO})),
+        Role("service_specialist", _("服务专员"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | _INSPECT | {Cap.CASES_REPORT})),
+        Role("road_chief", _("路长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | _INSPECT | {Cap.CASES_REPORT})),
+        Role("river_chief", _("河长"), Reach.SUBTREE, frozenset(_DOMAIN_VIEW | _INSPECT | {Cap.CASES_REPORT})),
     )
 }
 

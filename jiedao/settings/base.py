@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "jiedao.places",
     "jiedao.people",
     "jiedao.cases",
+    "jiedao.inspections",
     "jiedao.web",
     "jiedao.demo",
 ]
