@@ -66,6 +66,7 @@ def _http(request, exc: HttpError):
 def _mount() -> None:
     from jiedao.cases.api import alarms_router
     from jiedao.cases.api import router as cases_router
+    from jiedao.inspections.api import router as inspections_router
     from jiedao.kernel.api import router as kernel_router
     from jiedao.people.api import router as people_router
     from jiedao.places.api import router as places_router
@@ -75,6 +76,7 @@ def _mount() -> None:
     api.add_router("/people", people_router)
     api.add_router("/cases", cases_router)
     api.add_router("/alarms", alarms_router)
+    api.add_router("/inspections", inspections_router)
 
 
 _mount()

@@ -114,7 +114,9 @@ class Case(models.Model):
             return None
         q = Q(subdistrict_id__in=scope.wide_subdistrict_ids) | Q(reporter_id=scope.user_id)
         if scope.org_unit_ids:
-            q |= Q(assignments__department_id__in=scope.org_unit_ids) | Q(grid__org_unit_id__in=scope.org_unit_ids)
+            # A subquery, not a join: a case with several departments must come back once.
+            assigned = CaseAssignment.objects.filter(department_id__in=scope.org_unit_ids).values("case_id")
+            q |= Q(pk__in=assigned) | Q(grid__org_unit_id__in=scope.org_unit_ids)
         if scope.grid_ids:
             q |= Q(grid_id__in=scope.grid_ids)
         return q

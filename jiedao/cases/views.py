@@ -46,7 +46,9 @@ def _departments(user):
 
 def _filter_form(request):
     grids = Grid.objects.visible_to(request.user).order_by("code")
-    form = FilterForm(request.GET or None, grids=grids, departments=_departments(request.user))
+    # With no filters chosen the console shows the open cases: that is the dispatcher's work.
+    data = request.GET if request.GET else {"state": "open"}
+    form = FilterForm(data, grids=grids, departments=_departments(request.user))
     filters = {k: v for k, v in (form.cleaned_data if form.is_valid() else {}).items() if v not in (None, "", False)}
     return form, filters
 
@@ -101,7 +103,10 @@ def bulk_dispatch(request):
         messages.success(request, f"已派遣 {done} 件。")
     for line in failed[:10]:
         messages.error(request, line)
-    return redirect(request.POST.get("next") or "cases:console")
+    target = request.POST.get("next", "")
+    if target.startswith("/cases/") and "//" not in target:
+        return redirect(target)
+    return redirect("cases:console")
 
 
 def case_detail(request, case_id: int):
@@ -202,11 +207,16 @@ def field_report(request):
 
 
 def photo(request, photo_id: int, variant: str):
-    """Photos are served only to those who can see the case (the original, with EXIF, to staff only)."""
+    """Photos are served only to those who can see the case. ``full`` is the re-encoded JPEG every browser shows
+    (HEIC originals do not display); ``original`` is the upload as it came, EXIF included, for staff."""
     obj = CasePhoto.objects.filter(pk=photo_id, case__in=Case.objects.visible_to(request.user)).first()
-    if obj is None or variant not in {"full", "public", "thumb"}:
+    if obj is None or variant not in {"full", "original", "thumb"}:
         raise Http404
-    field = {"full": obj.public_image, "public": obj.public_image, "thumb": obj.thumbnail}[variant]
+    if variant == "original":
+        response = FileResponse(obj.image.open("rb"), content_type=obj.content_type, as_attachment=True)
+        response["Cache-Control"] = "private, no-store"
+        return response
+    field = {"full": obj.public_image, "thumb": obj.thumbnail}[variant]
     response = FileResponse(field.open("rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     return response

@@ -249,7 +249,13 @@ def load(*, seed: int = 2020, size: DemoSize | None = None, password: str | None
     from .cases import load_cases
 
     cases_made = load_cases(sub=sub, units=units, users=users, seed=seed, count=size.cases)
-    audit_record(actor=None, action="demo.load", obj=sub, changes={"cases": [None, cases_made],
+    from jiedao.inspections.services.inspect import check_missed
+
+    from .inspections import load_inspections
+
+    inspections_made = load_inspections(sub=sub, units=units, users=users, seed=seed)
+    check_missed(lookback_days=14)
+    audit_record(actor=None, action="demo.load", obj=sub, changes={"cases": [None, cases_made], "inspections": [None, inspections_made],
         "grids": [None, len(grids)], "compounds": [None, len(compounds)], "buildings": [None, len(buildings)],
         "premises": [None, len(premises)], "people": [None, len(people)], "seed": [None, seed]})
     # A deadline set now already reaches into 2027, a year the holiday package does not know:

@@ -199,3 +199,17 @@ def test_merge_into_a_flagged_duplicate(cases_town):
     step(t, second, "merge", "dispatcher", duplicate_of_id=first.pk)
     second.refresh_from_db()
     assert second.state == S.MERGED and second.duplicate_of_id == first.pk
+
+
+def test_a_jointly_handled_case_is_listed_once(cases_town):
+    from jiedao.kernel.models import User
+    from jiedao.kernel.services import membership_grant
+
+    t = cases_town
+    case = drive_to(t, report(t), S.REGISTERED)
+    step(t, case, "dispatch", "dispatcher", lead_department_id=t.units["dept"].pk,
+         co_department_ids=[t.units["dept2"].pk])
+    office_handler = User.objects.create_user(username="office-handler", password="x-Y-12345")
+    membership_grant(actor=None, user=office_handler, org_unit=t.units["office"], role="department_handler")
+    for user in (office_handler, t.users["grid_worker"], t.users["dispatcher"]):
+        assert list(Case.objects.visible_to(user).values_list("pk", flat=True)) == [case.pk]

@@ -93,13 +93,24 @@ def inspection_submit(*, actor, subdistrict, template: ChecklistTemplate, target
         raise DomainError(InspectionErrorCode.TARGET_NOT_FOUND, _("该检查表不适用于此类对象。"))
     now = timezone.now()
     period_key = ""
+    day = timezone.localtime(finished_at or now).date()
+    if plan is None:
+        # An inspection of a planned target counts for the inspector's plan even when started ad hoc.
+        for candidate in InspectionPlan.objects.filter(inspector=actor, active=True, template_code=template.code,
+                                                       targets__target_type=target_type,
+                                                       targets__target_id=target["target_id"]):
+            occ = occurrence_on(candidate, day)
+            if occ and not Inspection.objects.filter(plan=candidate, target_type=target_type,
+                                                     target_id=target["target_id"], period_key=occ.key).exists():
+                plan = candidate
+                break
     if plan is not None:
         if plan.inspector_id != actor.pk:
             raise DomainError(InspectionErrorCode.NOT_YOUR_PLAN, _("这不是您的巡查计划。"), status=403)
         if plan.template_code != template.code or not plan.targets.filter(
                 target_type=target_type, target_id=target["target_id"]).exists():
             raise DomainError(InspectionErrorCode.PLAN_INVALID, _("该对象不在计划内。"))
-        occ = occurrence_on(plan, timezone.localtime(finished_at or now).date())
+        occ = occurrence_on(plan, day)
         if occ is not None:
             period_key = occ.key
             if Inspection.objects.filter(plan=plan, target_type=target_type, target_id=target["target_id"],

@@ -2,7 +2,9 @@
 (function () {
   var el = document.getElementById("case-map");
   if (!el || !window.L) { return; }
-  var map = L.map(el, { preferCanvas: true });
+  var map = L.map(el, { preferCanvas: true, maxZoom: 19, zoomSnap: 0.25 });
+  var tileUrl = el.getAttribute("data-tile-url");
+  if (tileUrl) { L.tileLayer(tileUrl, { maxZoom: 19 }).addTo(map); }
   map.setView([31.332, 121.507], 14);
   Promise.all([
     fetch("/api/v1/places/map", { credentials: "same-origin" }).then(function (r) { return r.json(); }),
@@ -22,8 +24,10 @@
         layer.bindPopup(a);
       }
     }).addTo(map);
-    var b = cases.getBounds();
-    map.fitBounds(b.isValid() ? b.pad(0.2) : grids.getBounds());
+    // The cases with the grids around them (one case alone would zoom in without end: no tile layer caps it).
+    var b = cases.getBounds(), g = grids.getBounds();
+    if (b.isValid()) { map.fitBounds(b.pad(0.2), { maxZoom: 15, padding: [12, 12] }); }
+    else if (g.isValid()) { map.fitBounds(g, { padding: [12, 12] }); }
     el.setAttribute("data-loaded", String(res[1].features.length));
-  });
+  }).catch(function () { el.setAttribute("data-error", "1"); });
 })();

@@ -33,6 +33,9 @@
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
   function csrf() {
+    // The cookie first: it is the current token even after the user signed in again in another tab.
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (m) { return decodeURIComponent(m[1]); }
     var input = document.querySelector("[name=csrfmiddlewaretoken]");
     if (input) { return input.value; }
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
@@ -58,10 +61,17 @@
       headers: { "Idempotency-Key": item.key, "X-CSRFToken": csrf(), "Accept": "application/json" } });
   }
 
-  var flushing = false;
+  // One flush at a time; a flush asked for while one runs (a new report, the 'online' event) runs right after it.
+  var flushing = null, again = false;
   function flush() {
-    if (flushing) { return Promise.resolve(); }
-    flushing = true;
+    if (flushing) { again = true; return flushing; }
+    flushing = flushOnce().then(function () {
+      flushing = null;
+      if (again) { again = false; return flush(); }
+    });
+    return flushing;
+  }
+  function flushOnce() {
     return all().then(function (items) {
       return items.reduce(function (chain, item) {
         return chain.then(function () {
@@ -71,7 +81,12 @@
                 return del(item.key).then(function () { say("已上报，案件编号 " + c.number, "success"); return c; });
               });
             }
-            if (resp.status >= 400 && resp.status < 500 && resp.status !== 408 && resp.status !== 429) {
+            if (resp.status === 401) {
+              say("登录已过期：上报已保存在手机上，请重新登录，登录后自动发送。", "warning");
+              return;
+            }
+            // 408, 409 (the same report is still being processed), 429: try again later.
+            if (resp.status >= 400 && resp.status < 500 && [408, 409, 429].indexOf(resp.status) === -1) {
               // The server refused the content: retrying cannot help. Tell the user, drop it.
               return resp.json().catch(function () { return {}; }).then(function (err) {
                 return del(item.key).then(function () { say("上报未被接受：" + (err.message || resp.status), "danger"); });
@@ -83,7 +98,7 @@
           });
         });
       }, Promise.resolve());
-    }).then(function () { flushing = false; showQueue(); }, function () { flushing = false; });
+    }).then(function () { showQueue(); }, function () { /* IndexedDB unavailable: nothing was queued */ });
   }
 
   if (form) {
@@ -100,11 +115,22 @@
       });
       var item = { key: newKey(), fields: fields, created: Date.now(),
         photos: files.map(function (f) { return { name: f.name, blob: f }; }) };
-      put(item).then(function () {
+      function cleared() {
         form.reset();
+        var search = form.querySelector(".js-filter-select");  // show every category again
+        if (search) { search.dispatchEvent(new Event("input", { bubbles: true })); }
+      }
+      put(item).then(function () {
+        cleared();
         return flush();
-      }).then(function () {
-        showQueue();
+      }, function () {
+        // No IndexedDB (a private window): send it now, without the offline queue.
+        return send(item).then(function (resp) {
+          return resp.json().catch(function () { return {}; }).then(function (c) {
+            if (resp.ok) { cleared(); say("已上报，案件编号 " + c.number, "success"); }
+            else { say("上报失败：" + (c.message || resp.status), "danger"); }
+          });
+        }, function () { say("网络不可用，且此浏览器无法离线保存，请稍后重试。", "danger"); });
       });
     });
   }

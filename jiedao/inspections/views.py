@@ -1,0 +1,174 @@
+"""Pages of the inspection engine: the inspector's due list and field form (phone), the record, and the
+manager's coverage (with the plan calendar), scores and rankings, and the map of findings."""
+
+from __future__ import annotations
+
+import calendar as pycal
+import datetime as dt
+import io
+
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
+from jiedao.kernel.idempotency import run_idempotent
+from jiedao.kernel.models import Subdistrict
+from jiedao.kernel.scoping import user_scope
+
+from . import selectors
+from .models import ChecklistTemplate, Inspection, InspectionPlan
+from .services.inspect import inspection_submit, target_resolve
+from .services.schedule import occurrences
+from .services.templates import template_current
+
+
+def _require(request, cap):
+    if not user_scope(request.user).has(cap):
+        raise PermissionDeniedError("forbidden", "您没有使用该功能的权限。", capability=cap, actor=request.user)
+
+
+def _subdistrict(user):
+    ids = sorted(user_scope(user).subdistrict_ids)
+    return Subdistrict.objects.get(pk=ids[0])
+
+
+def home(request):
+    _require(request, "inspections.view")
+    scope = user_scope(request.user)
+    today = timezone.localdate()
+    due = selectors.due_list(user=request.user, on=today) if scope.has("inspections.do") else []
+    recent = Inspection.objects.visible_to(request.user).select_related("template").order_by("-finished_at")[:15]
+    return render(request, "inspections/home.html", {
+        "due": due, "open": sum(1 for d in due if not d.done), "recent": recent, "today": today,
+        "can_manage": scope.has("inspections.manage") or scope.has("cases.evaluate"),
+        "templates": ChecklistTemplate.objects.visible_to(request.user).filter(status="active").order_by("code"),
+    })
+
+
+def do(request):
+    """The field form. GET renders the checklist; POST (multipart, from the page's outbox) records it."""
+    _require(request, "inspections.do")
+    src = request.POST if request.method == "POST" else request.GET
+    plan = selectors.plan_get_visible(user=request.user, plan_id=int(src["plan"])) if src.get("plan", "").isdigit() \
+        else None
+    try:
+        template = template_current(subdistrict_id=_subdistrict(request.user).pk,
+                                    code=plan.template_code if plan else src.get("template", ""))
+        target = target_resolve(user=request.user, target_type=src.get("target_type", ""),
+                                target_id=int(src.get("target_id", "0") or 0))
+    except (DomainError, ValueError) as exc:
+        return render(request, "web/error.html", {"status": 404, "message": getattr(exc, "message", "对象不存在。")},
+                      status=404)
+    if request.method == "POST":
+        def work():
+            answers = {item.code: request.POST.get(f"a_{item.code}") for item in template.items.all()}
+            photos = {item.code: request.FILES.getlist(f"p_{item.code}") for item in template.items.all()}
+            track = []
+            for point in request.POST.get("track", "").split(";")[:5000]:
+                parts = point.split(",")
+                if len(parts) >= 2:
+                    try:
+                        track.append([float(parts[0]), float(parts[1]), parts[2] if len(parts) > 2 else ""])
+                    except ValueError:
+                        continue
+            ins = inspection_submit(actor=request.user, subdistrict=_subdistrict(request.user), template=template,
+                                    plan=plan, target_type=target["target_type"], target_id=target["target_id"],
+                                    answers=answers, photos=photos, track=track, notes=request.POST.get("notes", ""))
+            return 201, ins
+
+        try:
+            _status, ins = run_idempotent(request=request, endpoint="inspections.do", work=work,
+                                          load=lambda pk: selectors.inspection_get_visible(user=request.user,
+                                                                                           inspection_id=pk))
+        except DomainError as exc:
+            if request.headers.get("Accept") == "application/json":
+                return JsonResponse({"code": exc.code, "message": exc.message, "fields": exc.fields},
+                                    status=exc.status)
+            raise
+        if request.headers.get("Accept") == "application/json":
+            return JsonResponse({"id": ins.pk, "passed": ins.passed, "failed_items": ins.failed_items,
+                                 "url": f"/inspections/{ins.pk}/"}, status=201)
+        return redirect("inspections:detail", inspection_id=ins.pk)
+    return render(request, "inspections/do.html", {"template": template, "items": template.items.all(),
+                                                   "target": target, "plan": plan})
+
+
+def detail(request, inspection_id: int):
+    ins = selectors.inspection_get_visible(user=request.user, inspection_id=inspection_id)
+    answers = {a.item_id: a for a in ins.answers.select_related("case")}
+    rows = [(item, answers.get(item.pk)) for item in ins.template.items.all()]
+    return render(request, "inspections/detail.html", {"ins": ins, "rows": rows, "photos": ins.photos.all()})
+
+
+def _month(request) -> tuple[str, dt.date, dt.date]:
+    month = request.GET.get("month") or timezone.localdate().strftime("%Y-%m")
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        start = dt.date(year, mon, 1)
+    except ValueError:
+        start = timezone.localdate().replace(day=1)
+        month = start.strftime("%Y-%m")
+    end = dt.date(start.year, start.month, pycal.monthrange(start.year, start.month)[1])
+    return month, start, end
+
+
+def coverage(request):
+    """What was due and what was done, per plan and inspector, with each plan's calendar of the month."""
+    _require(request, "inspections.view")
+    month, start, end = _month(request)
+    rows = selectors.coverage(user=request.user, start=start, end=min(end, timezone.localdate()))
+    calendars = []
+    for row in rows[:30]:
+        plan = row["plan"]
+        done = set(Inspection.objects.filter(plan=plan, period_key__isnull=False).values_list("period_key", flat=True))
+        n = len(plan.targets.all())
+        cells = [{"key": o.key, "first": o.first, "last": o.last,
+                  "done": Inspection.objects.filter(plan=plan, period_key=o.key).count() if o.key in done else 0,
+                  "of": n, "past": o.last < timezone.localdate()} for o in occurrences(plan, start, end)]
+        calendars.append({"plan": plan, "cells": cells})
+    return render(request, "inspections/coverage.html", {"rows": rows, "month": month, "calendars": calendars})
+
+
+def scores_view(request):
+    _require(request, "inspections.view")
+    month, _start, _end = _month(request)
+    templates = ChecklistTemplate.objects.visible_to(request.user).filter(status="active").order_by("code")
+    code = request.GET.get("template") or (templates[0].code if templates else "")
+    by = request.GET.get("by", "target") if request.GET.get("by") in ("target", "grid") else "target"
+    rows = selectors.scores(user=request.user, template_code=code, month=month, by=by) if code else []
+    chart = {"labels": [r["label"] for r in rows[:30]], "scores": [r["avg_score"] or 0 for r in rows[:30]]}
+    if request.GET.get("format") == "xlsx":
+        import xlsxwriter
+
+        buf = io.BytesIO()
+        wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+        ws = wb.add_worksheet(f"{code} {month}")
+        ws.write_row(0, 0, ["排名", "对象", "平均得分", "检查次数", "合格次数", "合格率%"])
+        for i, r in enumerate(rows, start=1):
+            ws.write_row(i, 0, [r["rank"], r["label"], r["avg_score"] if r["avg_score"] is not None else "",
+                                r["checks"], r["passed"], r["pass_rate"] if r["pass_rate"] is not None else ""])
+        wb.close()
+        response = HttpResponse(buf.getvalue(),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = f'attachment; filename="scores-{code}-{month}.xlsx"'
+        return response
+    return render(request, "inspections/scores.html", {"rows": rows, "month": month, "templates": templates,
+                                                       "code": code, "by": by, "chart": chart})
+
+
+def findings(request):
+    _require(request, "inspections.view")
+    return render(request, "inspections/findings.html", {})
+
+
+def findings_json(request):
+    _require(request, "inspections.view")
+    since = timezone.localdate() - dt.timedelta(days=int(request.GET.get("days", "90") or 90))
+    return JsonResponse(selectors.findings_geojson(user=request.user, since=since))
+
+
+def plans(request):
+    _require(request, "inspections.view")
+    qs = InspectionPlan.objects.visible_to(request.user).select_related("inspector").order_by("name")
+    return render(request, "inspections/plans.html", {"plans": qs})
