@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "jiedao.people",
     "jiedao.cases",
     "jiedao.inspections",
+    "jiedao.streets",
     "jiedao.web",
     "jiedao.demo",
 ]
