@@ -68,6 +68,7 @@ def _mount() -> None:
     from jiedao.cases.api import router as cases_router
     from jiedao.inspections.api import router as inspections_router
     from jiedao.kernel.api import router as kernel_router
+    from jiedao.streets.api import router as streets_router
     from jiedao.people.api import router as people_router
     from jiedao.places.api import router as places_router
 
@@ -77,6 +78,7 @@ def _mount() -> None:
     api.add_router("/cases", cases_router)
     api.add_router("/alarms", alarms_router)
     api.add_router("/inspections", inspections_router)
+    api.add_router("/streets", streets_router)
 
 
 _mount()

@@ -19,6 +19,7 @@ urlpatterns = [
     path("cases/", include("jiedao.cases.urls")),
     path("open311/v2/", include("jiedao.cases.open311_urls")),
     path("inspections/", include("jiedao.inspections.urls")),
+    path("streets/", include("jiedao.streets.urls")),
     path("report/", cases_views.public_report, name="public_report"),
     path("report/<str:token>/", cases_views.public_status, name="public_report_status"),
     path("report/<str:token>/photos/<int:photo_id>", cases_views.public_photo, name="public_report_photo"),

@@ -10,7 +10,7 @@ from jiedao.cases.categories import category_subtree_ensure
 from jiedao.inspections.services.inspect import inspection_submit
 from jiedao.inspections.services.plans import plan_create
 from jiedao.inspections.services.templates import template_create
-from jiedao.places.models import Building, Compound, Premises, River, Road
+from jiedao.places.models import Building, Compound, Premises, River, Road  # noqa: F401
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -63,6 +63,9 @@ def templates(sub, cats):
         ("SAFE-FOOD", "食品药品安全检查", "food_drug_safety", "premises", None, [
             _pf("licence", "证照齐全有效", c["I01007"]), _pf("storage", "食品储存规范、无过期", c["I01007"]),
             _pf("health", "从业人员健康证", c["I01007"])]),
+        ("ACC", "美丽街区项目验收", "acceptance", "road", None, [
+            _pf("design", "按设计方案完成立面、绿化、店招整治"), _pf("safety", "施工围挡拆除、路面恢复"),
+            _pf("parking", "非机动车停放点投入使用"), {"code": "photo", "text": "验收照片", "kind": "photo", "required": False}]),
     ]
     out = {}
     for code, name, kind, target_type, pass_score, items in specs:
@@ -159,3 +162,69 @@ def _history(plan, template, inspector, sub, rnd, start, today):
             made += _one(template, inspector, sub, rnd, t.target_type, t.target_id, day, plan,
                          quality=rnd.uniform(0.75, 0.98))
     return made
+
+
+def load_streets(*, sub, units, users, templates_by_code=None, seed: int = 2020) -> None:
+    """一路一策 for the arterial roads, a dredging log, a drone flight, and two 美丽街区 projects."""
+    import io as _io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from jiedao.streets.services import (
+        dredging_record,
+        drone_flight_import,
+        milestone_progress,
+        project_create,
+        road_policy_save,
+    )
+
+    rnd = random.Random(seed)
+    chief, river_chief, disp = users["demo-road-chief"], users["demo-river-chief"], users["demo-dispatcher"]
+    today = dt.date.today()
+    for road in Road.objects.filter(subdistrict=sub, road_class="arterial"):
+        road_policy_save(actor=chief, road=road, problems=f"{road.name}沿线早晚高峰占道经营、非机动车乱停放",
+                         measures="城管中队与市场监管所联合巡查；增设非机动车停放点；商户门责制承诺",
+                         targets="占道经营动态清零，非机动车停放规范率≥95%", effective_from=today - dt.timedelta(days=200))
+        road_policy_save(actor=chief, road=road, problems=f"{road.name}沿线占道经营回潮；部分路段绿化带积存垃圾",
+                         measures="错时巡查；绿化养护单位每日保洁；网格员每日核查",
+                         targets="占道经营清零；绿化带保洁达标率100%", effective_from=today - dt.timedelta(days=40))
+    rivers = list(River.objects.filter(subdistrict=sub))
+    for river in rivers:
+        for k in range(2):
+            dredging_record(actor=river_chief, river=river, date=today - dt.timedelta(days=30 + 90 * k),
+                            length_m=rnd.randint(150, 600), volume_m3=rnd.randint(200, 900),
+                            contractor="杨浦区河道养护有限公司")
+    if rivers:
+        river = rivers[0]
+        line = river.geometry["coordinates"]
+        files = []
+        for n in range(6):
+            lng, lat = line[min(n // 2, len(line) - 1)]
+            img = Image.new("RGB", (640, 480), (40, 110 + n * 10, 170))
+            exif = Image.Exif()
+            lat, lng = lat + rnd.uniform(-0.0003, 0.0003), lng + rnd.uniform(-0.0003, 0.0003)
+
+            def dms(v):
+                d = int(v)
+                m = int((v - d) * 60)
+                return (float(d), float(m), round((v - d - m / 60) * 3600, 3))
+            if n != 5:  # one photo without GPS: the import reports it
+                exif[0x8825] = {1: "N", 2: dms(lat), 3: "E", 4: dms(lng)}
+            exif[0x8769] = {36867: f"{today - dt.timedelta(days=3):%Y:%m:%d} 10:{10 + n}:00"}
+            buf = _io.BytesIO()
+            img.save(buf, "JPEG", exif=exif, quality=70)
+            files.append(SimpleUploadedFile(f"DJI_{n + 1:04d}.JPG", buf.getvalue()))
+        drone_flight_import(actor=river_chief, river=river, flown_on=today - dt.timedelta(days=3), files=files,
+                            pilot="河道养护公司飞手")
+    roads = {r.name: r for r in Road.objects.filter(subdistrict=sub)}
+    for name, road, budget, status_progress in (("政立路美丽街区", roads.get("政立路"), "260.00", (100, 60)),
+                                               ("国和路街区景观提升", roads.get("国和路"), "180.00", (40, 0))):
+        project = project_create(actor=disp, subdistrict=sub, name=name, road=road, budget=budget,
+                                 start_date=today - dt.timedelta(days=120), end_date=today + dt.timedelta(days=60),
+                                 description="沿街立面整治、绿化提升、店招店牌规范、非机动车停放点",
+                                 milestones=[("方案设计", today - dt.timedelta(days=90)),
+                                             ("施工", today + dt.timedelta(days=30))])
+        for milestone, progress in zip(project.milestones.all(), status_progress):
+            if progress:
+                milestone_progress(actor=disp, milestone=milestone, progress=progress, spent=str(int(float(budget) * 0.4)))

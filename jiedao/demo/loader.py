@@ -254,6 +254,9 @@ def load(*, seed: int = 2020, size: DemoSize | None = None, password: str | None
     from .inspections import load_inspections
 
     inspections_made = load_inspections(sub=sub, units=units, users=users, seed=seed)
+    from .inspections import load_streets
+
+    load_streets(sub=sub, units=units, users=users, seed=seed)
     check_missed(lookback_days=14)
     audit_record(actor=None, action="demo.load", obj=sub, changes={"cases": [None, cases_made], "inspections": [None, inspections_made],
         "grids": [None, len(grids)], "compounds": [None, len(compounds)], "buildings": [None, len(buildings)],

@@ -10,6 +10,7 @@ NAVIGATION = (
     ("cases:inbox", _("部门待办"), "cases.handle"),
     ("cases:field", _("网格巡查"), "cases.verify"),
     ("inspections:home", _("巡查检查"), "inspections.view"),
+    ("streets:roads", _("路长·河长"), "inspections.view"),
     ("cases:evaluation", _("绩效考评"), "cases.evaluate"),
     ("people:list", _("人口"), "people.view"),
     ("web:alerts", _("预警"), "alerts.view"),
