@@ -65,6 +65,7 @@ class EvaluationRowOut(Schema):
     postponement_rate: float | None
     mean_handling_hours: float | None
     verification_on_time_rate: float | None
+    mean_satisfaction: float | None
 
 
 @router.get("/evaluation", response=list[EvaluationRowOut])

@@ -7,7 +7,6 @@ with one month's volume, not with history.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -37,6 +36,7 @@ class Row:
     verified: int = 0
     verified_on_time: int = 0
     handling_hours: list[float] = field(default_factory=list)
+    satisfaction: list[int] = field(default_factory=list)  # follow-up ratings of the reporters (1–5)
 
     @staticmethod
     def _rate(a, b):
@@ -63,6 +63,10 @@ class Row:
         return self._rate(self.verified_on_time, self.verified)
 
     @property
+    def mean_satisfaction(self):
+        return round(sum(self.satisfaction) / len(self.satisfaction), 2) if self.satisfaction else None
+
+    @property
     def mean_handling_hours(self):
         return round(sum(self.handling_hours) / len(self.handling_hours), 1) if self.handling_hours else None
 
@@ -72,7 +76,7 @@ class Row:
             "dispatched": self.dispatched, "closed": self.closed, "on_time_close_rate": self.on_time_close_rate,
             "rework_rate": self.rework_rate, "return_rate": self.return_rate,
             "postponement_rate": self.postponement_rate, "mean_handling_hours": self.mean_handling_hours,
-            "verification_on_time_rate": self.verification_on_time_rate,
+            "verification_on_time_rate": self.verification_on_time_rate, "mean_satisfaction": self.mean_satisfaction,
         }
 
 
@@ -105,7 +109,7 @@ def evaluation(*, user, month: str, by: str) -> list[Row]:
         for a in assignments.values("department_id", "department__name", "state", "case__state",
                                     "case__rework_count", "case__return_count", "case__postponed",
                                     "case__closed_at", "case__deadline_at", "accepted_at", "feedback_at",
-                                    "case__subdistrict_id"):
+                                    "case__subdistrict_id", "case__satisfaction"):
             r = row(a["department_id"], a["department__name"])
             r.dispatched += 1
             r.reworked += a["case__rework_count"] > 0
@@ -114,6 +118,8 @@ def evaluation(*, user, month: str, by: str) -> list[Row]:
             if a["case__state"] == CaseState.CLOSED and a["case__closed_at"]:
                 r.closed += 1
                 r.closed_on_time += bool(a["case__deadline_at"] and a["case__closed_at"] <= a["case__deadline_at"])
+            if a["case__satisfaction"]:
+                r.satisfaction.append(a["case__satisfaction"])
             if a["accepted_at"] and a["feedback_at"]:
                 r.handling_hours.append(WorkCalendar(a["case__subdistrict_id"]).working_hours_between(
                     a["accepted_at"], a["feedback_at"]))
@@ -137,17 +143,18 @@ def evaluation(*, user, month: str, by: str) -> list[Row]:
                      "postponed"):
             setattr(r, name, c[name])
     # Verification on time: from the last feedback to the verify event, in working hours.
+    # Ratings after the counts, so rows keep their labels.
+    for key, rating in month_cases.filter(satisfaction__isnull=False).values_list(group[0], "satisfaction"):
+        row(key, "").satisfaction.append(rating)
+    # By worker, verification counts for the worker who verified (they may have reported nothing this month).
     verify_events = CaseEvent.objects.filter(case__in=month_cases.values("pk"), action="verify") \
-        .values("case_id", "created_at", "case__handled_at", "case__subdistrict_id", "case__" + group[0], "actor_id")
-    handled = defaultdict(list)
+        .values("case_id", "created_at", "case__handled_at", "case__subdistrict_id", "case__" + group[0], "actor_id",
+                "actor_name")
     for e in verify_events:
         key = e["actor_id"] if by == "worker" else e["case__" + group[0]]
-        if key not in rows:
-            continue
-        r = rows[key]
+        r = row(key, e["actor_name"] if by == "worker" else "")
         r.verified += 1
         if e["case__handled_at"]:
             hours = WorkCalendar(e["case__subdistrict_id"]).working_hours_between(e["case__handled_at"], e["created_at"])
-            r.verified_on_time += hours <= VERIFY_HOURS
-            handled[key].append(hours)
+            r.verified_on_time += 0 <= hours <= VERIFY_HOURS
     return sorted(rows.values(), key=lambda r: (-r.reported, r.label))

@@ -243,7 +243,7 @@ def evaluation_view(request):
 EVAL_HEADER = (("label", "对象"), ("reported", "上报数"), ("registered", "立案数"), ("dispatched", "派遣数"),
                ("closed", "结案数"), ("on_time_close_rate", "按期结案率%"), ("rework_rate", "返工率%"),
                ("return_rate", "退单率%"), ("postponement_rate", "延期率%"), ("mean_handling_hours", "平均处置时长（工作小时）"),
-               ("verification_on_time_rate", "按时核查率%"))
+               ("verification_on_time_rate", "按时核查率%"), ("mean_satisfaction", "平均满意度（1–5）"))
 
 
 def evaluation_export(request):

@@ -166,3 +166,16 @@ def test_public_follow_up_after_close(cases_town):
     r = c.post(f"/report/{case.public_token}/", {"satisfaction": "5", "comment": "很快"})
     assert r.status_code == 302 and Case.objects.get(pk=case.pk).satisfaction == 5
     assert c.post(f"/report/{case.public_token}/", {"satisfaction": "4"}).status_code == 400  # once only
+
+
+def test_satisfaction_feeds_the_evaluation_and_verifiers_count_by_worker(cases_town):
+    t = cases_town
+    case = drive_to(t, report(t, source="hotline", user=None), "closed")
+    step(t, case, "follow_up", "dispatcher", satisfaction=4, comment="回访满意")
+    dept = {r.label: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="department")}
+    assert dept["城管中队"].mean_satisfaction == 4.0
+    grid = {r.label: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="grid")}
+    assert grid["T1-1"].mean_satisfaction == 4.0
+    workers = {r.key: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="worker")}
+    verifier = workers[t.users["grid_worker"].pk]  # reported nothing (a hotline case), verified it
+    assert verifier.reported == 0 and verifier.verified == 1
