@@ -170,7 +170,11 @@ def test_public_follow_up_after_close(cases_town):
 
 def test_satisfaction_feeds_the_evaluation_and_verifiers_count_by_worker(cases_town):
     t = cases_town
-    case = drive_to(t, report(t, source="hotline", user=None), "closed")
+    from jiedao.cases.services.intake import Intake, case_report
+
+    hotline = case_report(actor=None, subdistrict=t.sub, intake=Intake(
+        source="hotline", description="暴露垃圾", category=t.category, lat=31.335, lng=121.505, external_id="H9"))
+    case = drive_to(t, hotline, "closed")
     step(t, case, "follow_up", "dispatcher", satisfaction=4, comment="回访满意")
     dept = {r.label: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="department")}
     assert dept["城管中队"].mean_satisfaction == 4.0
