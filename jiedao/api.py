@@ -68,9 +68,9 @@ def _mount() -> None:
     from jiedao.cases.api import router as cases_router
     from jiedao.inspections.api import router as inspections_router
     from jiedao.kernel.api import router as kernel_router
-    from jiedao.streets.api import router as streets_router
     from jiedao.people.api import router as people_router
     from jiedao.places.api import router as places_router
+    from jiedao.streets.api import router as streets_router
 
     api.add_router("/", kernel_router)
     api.add_router("/places", places_router)

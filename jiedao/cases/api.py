@@ -11,6 +11,7 @@ from ninja.responses import Status
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.idempotency import run_idempotent
 from jiedao.kernel.scoping import user_scope
+from jiedao.kernel.selectors import subdistrict_of
 
 from . import selectors
 from .choices import CaseSource, Urgency
@@ -23,15 +24,6 @@ from .services.intake import Intake, case_report
 from .workflow import Action
 
 router = Router(tags=["cases"])
-
-
-def _subdistrict(request):
-    from jiedao.kernel.models import Subdistrict
-
-    ids = sorted(user_scope(request.user).subdistrict_ids)
-    if not ids:
-        raise DomainError("no_subdistrict", _("您不属于任何街道。"), status=403)
-    return Subdistrict.objects.get(pk=ids[0])
 
 
 class CaseFilters(Schema):
@@ -103,7 +95,7 @@ def case_create(request, payload: Form[CaseIn], photos: File[list[UploadedFile]]
     def work():
         category = (selectors.category_get_visible(user=request.user, category_id=payload.category_id)
                     if payload.category_id else None)
-        case = case_report(actor=request.user, subdistrict=_subdistrict(request), intake=Intake(
+        case = case_report(actor=request.user, subdistrict=subdistrict_of(request.user), intake=Intake(
             source=CaseSource.GRID_WORKER if user_scope(request.user).has("cases.verify") and
             "grid_worker" in user_scope(request.user).roles else CaseSource.STAFF,
             description=payload.description, category=category, lat=payload.lat, lng=payload.lng,
@@ -120,14 +112,14 @@ def case_create(request, payload: Form[CaseIn], photos: File[list[UploadedFile]]
 def import_hotline(request, payload: HotlineBatchIn):
     """A batch of 12345 work orders (JSON). A re-sent order number makes no second case."""
     orders = [o.dict() for o in payload.orders]
-    return hotline_import(actor=request.user, subdistrict=_subdistrict(request), orders=orders)
+    return hotline_import(actor=request.user, subdistrict=subdistrict_of(request.user), orders=orders)
 
 
 @router.post("/import/hotline.xlsx", response=HotlineResultOut)
 def import_hotline_xlsx(request, file: File[UploadedFile]):
     """The same as an .xlsx export of the city platform (columns 工单编号, 受理时间, 来电人, …)."""
     orders = hotline_orders_from_xlsx(file.read())
-    return hotline_import(actor=request.user, subdistrict=_subdistrict(request), orders=orders)
+    return hotline_import(actor=request.user, subdistrict=subdistrict_of(request.user), orders=orders)
 
 
 @router.get("/{case_id}", response=CaseDetailOut)

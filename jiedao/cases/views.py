@@ -19,6 +19,7 @@ from django_ratelimit.decorators import ratelimit
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.models import OrgUnit, Subdistrict
 from jiedao.kernel.scoping import user_scope
+from jiedao.kernel.selectors import subdistrict_of
 from jiedao.places.models import Grid
 
 from . import selectors
@@ -191,7 +192,7 @@ def field_report(request):
         try:
             category = selectors.category_get_visible(user=request.user, category_id=d["category_id"]) \
                 if d.get("category_id") else None
-            sub = Subdistrict.objects.get(pk=sorted(user_scope(request.user).subdistrict_ids)[0])
+            sub = subdistrict_of(request.user)
             case = case_report(actor=request.user, subdistrict=sub, intake=Intake(
                 source=CaseSource.GRID_WORKER if "grid_worker" in user_scope(request.user).roles else CaseSource.STAFF,
                 description=d["description"], category=category, lat=d.get("lat"), lng=d.get("lng"),

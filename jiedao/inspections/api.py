@@ -12,6 +12,7 @@ from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.idempotency import run_idempotent
 from jiedao.kernel.models import User
 from jiedao.kernel.scoping import user_scope
+from jiedao.kernel.selectors import subdistrict_of
 
 from . import selectors
 from .models import ChecklistTemplate, InspectionPlan
@@ -20,15 +21,6 @@ from .services.inspect import inspection_submit
 from .services.plans import plan_create
 
 router = Router(tags=["inspections"])
-
-
-def _subdistrict(request):
-    from jiedao.kernel.models import Subdistrict
-
-    ids = sorted(user_scope(request.user).subdistrict_ids)
-    if not ids:
-        raise DomainError("no_subdistrict", _("您不属于任何街道。"), status=403)
-    return Subdistrict.objects.get(pk=ids[0])
 
 
 @router.get("/templates", response=list[TemplateOut])
@@ -56,7 +48,7 @@ def plan_new(request, payload: PlanIn):
         .distinct().first()
     if inspector is None:
         raise DomainError("not_found", _("检查人不存在。"), status=404)
-    plan = plan_create(actor=request.user, subdistrict=_subdistrict(request), name=payload.name,
+    plan = plan_create(actor=request.user, subdistrict=subdistrict_of(request.user), name=payload.name,
                        template_code=payload.template_code, inspector=inspector, frequency=payload.frequency,
                        start_date=payload.start_date, end_date=payload.end_date, workdays_only=payload.workdays_only,
                        dates=payload.dates, targets=[tuple(t) for t in payload.targets])
@@ -76,7 +68,7 @@ def inspection_create(request, payload: InspectionIn):
     def work():
         template = selectors.template_get_visible(user=request.user, template_id=payload.template_id)
         plan = selectors.plan_get_visible(user=request.user, plan_id=payload.plan_id) if payload.plan_id else None
-        ins = inspection_submit(actor=request.user, subdistrict=_subdistrict(request), template=template, plan=plan,
+        ins = inspection_submit(actor=request.user, subdistrict=subdistrict_of(request.user), template=template, plan=plan,
                                 target_type=payload.target_type, target_id=payload.target_id, answers=payload.answers,
                                 started_at=payload.started_at, finished_at=payload.finished_at, track=payload.track,
                                 notes=payload.notes)

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.idempotency import run_idempotent
-from jiedao.kernel.models import Subdistrict
 from jiedao.kernel.scoping import user_scope
+from jiedao.kernel.selectors import subdistrict_of
 
 from . import selectors
 from .models import ChecklistTemplate, Inspection, InspectionPlan
@@ -27,10 +27,6 @@ def _require(request, cap):
     if not user_scope(request.user).has(cap):
         raise PermissionDeniedError("forbidden", "您没有使用该功能的权限。", capability=cap, actor=request.user)
 
-
-def _subdistrict(user):
-    ids = sorted(user_scope(user).subdistrict_ids)
-    return Subdistrict.objects.get(pk=ids[0])
 
 
 def home(request):
@@ -53,7 +49,7 @@ def do(request):
     plan = selectors.plan_get_visible(user=request.user, plan_id=int(src["plan"])) if src.get("plan", "").isdigit() \
         else None
     try:
-        template = template_current(subdistrict_id=_subdistrict(request.user).pk,
+        template = template_current(subdistrict_id=subdistrict_of(request.user).pk,
                                     code=plan.template_code if plan else src.get("template", ""))
         target = target_resolve(user=request.user, target_type=src.get("target_type", ""),
                                 target_id=int(src.get("target_id", "0") or 0))
@@ -72,7 +68,7 @@ def do(request):
                         track.append([float(parts[0]), float(parts[1]), parts[2] if len(parts) > 2 else ""])
                     except ValueError:
                         continue
-            ins = inspection_submit(actor=request.user, subdistrict=_subdistrict(request.user), template=template,
+            ins = inspection_submit(actor=request.user, subdistrict=subdistrict_of(request.user), template=template,
                                     plan=plan, target_type=target["target_type"], target_id=target["target_id"],
                                     answers=answers, photos=photos, track=track, notes=request.POST.get("notes", ""))
             return 201, ins

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .exceptions import NotFound
-from .models import Alert, AuditRecord, OrgUnit
+from django.utils.translation import gettext as _
+
+from .exceptions import DomainError, NotFound
+from .models import Alert, AuditRecord, OrgUnit, Subdistrict
+from .scoping import user_scope
+
+
+def subdistrict_of(user) -> Subdistrict:
+    """The sub-district a user works in (the first, for the rare user of several): where their writes go."""
+    ids = sorted(user_scope(user).subdistrict_ids)
+    if not ids:
+        raise DomainError("no_subdistrict", _("您不属于任何街道。"), status=403)
+    return Subdistrict.objects.visible_to(user).get(pk=ids[0])
 
 
 def org_unit_list(*, user, kind: str = ""):

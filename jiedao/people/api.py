@@ -8,7 +8,7 @@ from pydantic import Field
 
 from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.idempotency import run_idempotent
-from jiedao.kernel.scoping import user_scope
+from jiedao.kernel.selectors import subdistrict_of
 from jiedao.places.selectors import place_get_visible
 
 from . import selectors, services
@@ -18,15 +18,6 @@ from .schemas import ImportReportOut, PersonIn, PersonOut, PersonPatch, RevealIn
 
 router = Router(tags=["people"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _subdistrict(request):
-    from jiedao.kernel.models import Subdistrict
-
-    ids = sorted(user_scope(request.user).subdistrict_ids)
-    if not ids:
-        raise DomainError("no_subdistrict", _("您不属于任何街道。"), status=403)
-    return Subdistrict.objects.get(pk=ids[0])
 
 
 @router.get("", response=list[PersonOut])
@@ -57,7 +48,7 @@ def person_create(request, payload: PersonIn):
         compound = (place_get_visible(user=request.user, kind="compound", place_id=payload.compound_id)
                     if payload.compound_id else None)
         data = payload.dict(exclude={"compound_id"})
-        person = services.person_create(actor=request.user, subdistrict=_subdistrict(request), compound=compound,
+        person = services.person_create(actor=request.user, subdistrict=subdistrict_of(request.user), compound=compound,
                                         **data)
         return 201, person
 
@@ -86,7 +77,7 @@ def export(request, q: str = "", compound_id: int | None = None, residence_type:
 @router.post("/import", response=ImportReportOut)
 def import_people(request, file: File[UploadedFile], commit_valid_rows: Form[bool] = False):
     """Import an .xlsx/.csv; by default nothing is written if any row is wrong."""
-    report = person_import(actor=request.user, subdistrict=_subdistrict(request), data=file.read(),
+    report = person_import(actor=request.user, subdistrict=subdistrict_of(request.user), data=file.read(),
                            filename=file.name or "upload.xlsx", commit_valid_rows=commit_valid_rows)
     return report
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.scoping import user_scope
+from jiedao.kernel.selectors import subdistrict_of
 from jiedao.places.selectors import compound_options
 
 from . import selectors, services
@@ -46,13 +47,6 @@ def _remember_filters(request) -> str:
     stored[key] = {k: request.POST.get(k, "") for k in ("q", "compound", "residence_type")}
     request.session["people_filters"] = stored
     return key
-
-
-def _subdistrict(user):
-    from jiedao.kernel.models import Subdistrict
-
-    ids = sorted(user_scope(user).subdistrict_ids)
-    return Subdistrict.objects.get(pk=ids[0]) if ids else None
 
 
 def person_list(request):
@@ -111,7 +105,7 @@ def _save_form(request, person=None):
         version = data.pop("version")
         try:
             if person is None:
-                person = services.person_create(actor=request.user, subdistrict=_subdistrict(request.user), **data)
+                person = services.person_create(actor=request.user, subdistrict=subdistrict_of(request.user), **data)
             else:
                 for key in ("id_number", "phone", "address"):  # blank = keep the stored value
                     if not data[key]:
@@ -145,7 +139,7 @@ def person_import_view(request):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            report = person_import(actor=request.user, subdistrict=_subdistrict(request.user), data=upload.read(),
+            report = person_import(actor=request.user, subdistrict=subdistrict_of(request.user), data=upload.read(),
                                    filename=upload.name, commit_valid_rows=form.cleaned_data["commit_valid_rows"])
         except DomainError as exc:
             error = exc.message
