@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
+from operator import attrgetter
 
 from django.db.models import Avg, Count, Q
 
 from jiedao.kernel.calendar import WorkCalendar
 from jiedao.kernel.exceptions import NotFound
 
-from .models import ChecklistTemplate, Inspection, InspectionPlan
+from .models import ChecklistTemplate, Inspection, InspectionPlan, PlanTarget
 from .services.schedule import occurrences
 
 
@@ -31,31 +32,92 @@ class DueItem:
 
 
 def due_list(*, user, on: dt.date, inspector=None) -> list[DueItem]:
-    """What is open on ``on`` for the inspector (default: the user): one query for plans and targets,
+    """What is open on ``on`` for the inspector (default: the user): one query for plans, one for their targets,
     one for the inspections that already fulfil the open periods."""
     inspector = inspector or user
-    plans = list(InspectionPlan.objects.visible_to(user).filter(
-        inspector=inspector, active=True, start_date__lte=on).filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
-        .prefetch_related("targets"))
+    return due_lists_for_period(user=user, start=on, end=on, inspectors=[inspector])[inspector.pk][on]
+
+
+_DUE_ORDER = attrgetter("done", "due_by", "plan_name", "target_name")
+_KEYS_PER_QUERY = 500  # period keys per query for the done inspections: one query for up to a year and more
+
+
+def due_lists_for_period(*, user, start: dt.date, end: dt.date,
+                         inspectors=None) -> dict[int, dict[dt.date, list[DueItem]]]:
+    """Every inspector's due list for every day of [start, end] — ``{inspector_id: {day: [DueItem, …]}}``, each
+    list what ``due_list`` gives for that day — from the plans ``user`` may see.
+
+    ``inspectors`` (users or ids) limits the plans to theirs, and each of them gets a list for every day, maybe
+    empty; without it, every inspector of a visible plan does. The queries do not grow with the period: plans,
+    their targets, and the inspections that fulfil the occurrences (one query per 500 period keys, i.e. one for a
+    year), plus the working calendar's. The items of one occurrence are the same objects on every day it is
+    open, so treat them as read-only."""
+    if end < start:
+        return {}
+    plans = InspectionPlan.objects.visible_to(user).filter(active=True, start_date__lte=end) \
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+    wanted_inspectors: list[int] = []
+    if inspectors is not None:
+        wanted_inspectors = [getattr(i, "pk", i) for i in inspectors]
+        plans = plans.filter(inspector_id__in=wanted_inspectors)
+    plans = list(plans.order_by("pk"))
+
+    # Expand the occurrences; an occurrence is open on the days of [first, last] inside the period.
+    n_days = (end - start).days + 1
     calendars: dict[int, WorkCalendar] = {}
-    open_now = []
+    open_occ = []  # (plan, occurrence, first day index, last day index)
     for plan in plans:
         cal = calendars.setdefault(plan.subdistrict_id, WorkCalendar(plan.subdistrict_id))
-        occ = next((o for o in occurrences(plan, on, on, cal) if o.first <= on <= o.last), None)
-        if occ:
-            open_now.append((plan, occ))
+        seen = set()
+        for occ in occurrences(plan, start, end, cal):
+            lo, hi = (max(occ.first, start) - start).days, (min(occ.last, end) - start).days
+            if lo <= hi and occ.key not in seen:  # a date given twice is one occurrence
+                seen.add(occ.key)
+                open_occ.append((plan, occ, lo, hi))
+
+    # The targets of the plans open in the period, as plain rows (no model instances: a plan may have hundreds).
+    targets: dict[int, list[tuple]] = defaultdict(list)
+    open_plan_ids = sorted({plan.pk for plan, _occ, _lo, _hi in open_occ})
+    if open_plan_ids:
+        for row in PlanTarget.objects.filter(plan_id__in=open_plan_ids).order_by("pk").values_list(
+                "plan_id", "target_type", "target_id", "target_name", "lat", "lng"):
+            targets[row[0]].append(row[1:])
+
     done = set()
-    if open_now:
-        q = Q()
-        for plan, occ in open_now:
-            q |= Q(plan_id=plan.pk, period_key=occ.key)
-        done = set(Inspection.objects.filter(q).values_list("plan_id", "target_type", "target_id"))
-    out = []
-    for plan, occ in open_now:
-        for t in plan.targets.all():
-            out.append(DueItem(plan.pk, plan.name, plan.template_code, t.target_type, t.target_id, t.target_name,
-                               occ.key, occ.last, (plan.pk, t.target_type, t.target_id) in done, t.lat, t.lng))
-    out.sort(key=lambda d: (d.done, d.due_by, d.plan_name, d.target_name))
+    wanted = {(plan.pk, occ.key) for plan, occ, _lo, _hi in open_occ}
+    if wanted:
+        plan_ids = sorted({p for p, _k in wanted})
+        keys = sorted({k for _p, k in wanted})
+        for i in range(0, len(keys), _KEYS_PER_QUERY):
+            rows = Inspection.objects.filter(plan_id__in=plan_ids, period_key__in=keys[i:i + _KEYS_PER_QUERY]) \
+                .values_list("plan_id", "period_key", "target_type", "target_id")
+            done.update(r for r in rows if (r[0], r[1]) in wanted)
+
+    # One block of items per open occurrence, listed on each day it is open in plan order (as for one day).
+    by_day: dict[int, list[list]] = {i: [[] for _d in range(n_days)] for i in wanted_inspectors}
+    for plan, occ, lo, hi in open_occ:
+        block = [DueItem(plan.pk, plan.name, plan.template_code, target_type, target_id, target_name, occ.key,
+                         occ.last, (plan.pk, occ.key, target_type, target_id) in done, lat, lng)
+                 for target_type, target_id, target_name, lat, lng in targets[plan.pk]]
+        days = by_day.get(plan.inspector_id)
+        if days is None:
+            days = by_day[plan.inspector_id] = [[] for _d in range(n_days)]
+        for d in range(lo, hi + 1):
+            days[d].append(block)
+
+    out: dict[int, dict[dt.date, list[DueItem]]] = {}
+    dates = [start + dt.timedelta(days=d) for d in range(n_days)]
+    for inspector_id, days in by_day.items():
+        lists: dict[dt.date, list[DueItem]] = {}
+        previous, ordered = None, []
+        for day, blocks in zip(dates, days, strict=True):
+            ident = [id(b) for b in blocks]
+            if ident != previous:  # the same open occurrences as the day before give the same list
+                ordered = [item for b in blocks for item in b]
+                ordered.sort(key=_DUE_ORDER)
+                previous = ident
+            lists[day] = ordered.copy()
+        out[inspector_id] = lists
     return out
 
 
