@@ -173,7 +173,7 @@ def score_trend(*, user, template_code: str, target_type: str, target_id: int, m
 
 def findings_geojson(*, user, since: dt.date) -> dict:
     qs = Inspection.objects.visible_to(user).filter(failed_items__gt=0, finished_at__date__gte=since) \
-        .exclude(lat=None).select_related("template")[:2000]
+        .exclude(lat=None).select_related("template").order_by("-finished_at")[:2000]
     return {"type": "FeatureCollection", "features": [{
         "type": "Feature", "geometry": {"type": "Point", "coordinates": [i.lng, i.lat]},
         "properties": {"id": i.pk, "target": i.target_name, "template": i.template.name, "failed": i.failed_items,
@@ -200,3 +200,23 @@ def plan_get_visible(*, user, plan_id: int) -> InspectionPlan:
     if obj is None:
         raise NotFound("not_found", "巡查计划不存在。")
     return obj
+
+
+def plan_calendars(*, user, start: dt.date, end: dt.date, today: dt.date) -> list[dict]:
+    """Each visible active plan overlapping [start, end], with its occurrences and how many targets were done
+    in each (one grouped query per plan)."""
+    out = []
+    plans = InspectionPlan.objects.visible_to(user).filter(active=True, start_date__lte=end) \
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=start)).prefetch_related("targets").order_by("name")
+    for plan in plans:
+        occs = occurrences(plan, start, end)
+        if not occs:
+            continue
+        done = dict(Inspection.objects.filter(plan=plan, period_key__in=[o.key for o in occs])
+                    .values("period_key").annotate(n=Count("target_id", distinct=True))
+                    .values_list("period_key", "n"))
+        n = len(plan.targets.all())
+        out.append({"plan": plan, "cells": [{"key": o.key, "first": o.first, "last": o.last,
+                                             "done": done.get(o.key, 0), "of": n, "past": o.last < today}
+                                            for o in occs]})
+    return out

@@ -12,4 +12,5 @@ urlpatterns = [
     path("findings/", views.findings, name="findings"),
     path("findings.json", views.findings_json, name="findings_json"),
     path("<int:inspection_id>/", views.detail, name="detail"),
+    path("photos/<int:photo_id>/<str:variant>", views.photo, name="photo"),
 ]

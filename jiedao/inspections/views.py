@@ -7,7 +7,7 @@ import calendar as pycal
 import datetime as dt
 import io
 
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
@@ -17,7 +17,7 @@ from jiedao.kernel.scoping import user_scope
 from jiedao.kernel.selectors import subdistrict_of
 
 from . import selectors
-from .models import ChecklistTemplate, Inspection, InspectionPlan
+from .models import ChecklistTemplate, Inspection, InspectionPhoto, InspectionPlan
 from .services.inspect import inspection_submit, target_resolve
 from .services.schedule import occurrences
 from .services.templates import template_current
@@ -42,8 +42,27 @@ def home(request):
     })
 
 
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _client_time(value):
+    """A time the phone recorded (a patrol saved offline is sent later): accepted within the last 7 days."""
+    from django.utils.dateparse import parse_datetime
+
+    moment = parse_datetime(value or "")
+    if moment is None:
+        return None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    now = timezone.now()
+    return moment if now - dt.timedelta(days=7) <= moment <= now + dt.timedelta(minutes=5) else None
+
+
 def do(request):
     """The field form. GET renders the checklist; POST (multipart, from the page's outbox) records it."""
+    if not user_scope(request.user).has("inspections.do") and request.method == "POST" and _wants_json(request):
+        return JsonResponse({"code": "forbidden", "message": "您没有巡查检查的权限。", "fields": {}}, status=403)
     _require(request, "inspections.do")
     src = request.POST if request.method == "POST" else request.GET
     plan = selectors.plan_get_visible(user=request.user, plan_id=int(src["plan"])) if src.get("plan", "").isdigit() \
@@ -54,8 +73,10 @@ def do(request):
         target = target_resolve(user=request.user, target_type=src.get("target_type", ""),
                                 target_id=int(src.get("target_id", "0") or 0))
     except (DomainError, ValueError) as exc:
-        return render(request, "web/error.html", {"status": 404, "message": getattr(exc, "message", "对象不存在。")},
-                      status=404)
+        message = getattr(exc, "message", "对象不存在。")
+        if request.method == "POST" and _wants_json(request):
+            return JsonResponse({"code": "not_found", "message": message, "fields": {}}, status=404)
+        return render(request, "web/error.html", {"status": 404, "message": message}, status=404)
     if request.method == "POST":
         def work():
             answers = {item.code: request.POST.get(f"a_{item.code}") for item in template.items.all()}
@@ -70,7 +91,9 @@ def do(request):
                         continue
             ins = inspection_submit(actor=request.user, subdistrict=subdistrict_of(request.user), template=template,
                                     plan=plan, target_type=target["target_type"], target_id=target["target_id"],
-                                    answers=answers, photos=photos, track=track, notes=request.POST.get("notes", ""))
+                                    answers=answers, photos=photos, track=track, notes=request.POST.get("notes", ""),
+                                    started_at=_client_time(request.POST.get("started_at")),
+                                    finished_at=_client_time(request.POST.get("finished_at")))
             return 201, ins
 
         try:
@@ -78,23 +101,38 @@ def do(request):
                                           load=lambda pk: selectors.inspection_get_visible(user=request.user,
                                                                                            inspection_id=pk))
         except DomainError as exc:
-            if request.headers.get("Accept") == "application/json":
+            if _wants_json(request):
                 return JsonResponse({"code": exc.code, "message": exc.message, "fields": exc.fields},
                                     status=exc.status)
             raise
-        if request.headers.get("Accept") == "application/json":
+        if _wants_json(request):
             return JsonResponse({"id": ins.pk, "passed": ins.passed, "failed_items": ins.failed_items,
                                  "url": f"/inspections/{ins.pk}/"}, status=201)
         return redirect("inspections:detail", inspection_id=ins.pk)
+    done_already = bool(plan) and Inspection.objects.filter(
+        plan=plan, target_type=target["target_type"], target_id=target["target_id"],
+        period_key__in=[o.key for o in occurrences(plan, timezone.localdate(), timezone.localdate())]).exists()
     return render(request, "inspections/do.html", {"template": template, "items": template.items.all(),
-                                                   "target": target, "plan": plan})
+                                                   "target": target, "plan": plan, "done_already": done_already})
 
 
 def detail(request, inspection_id: int):
     ins = selectors.inspection_get_visible(user=request.user, inspection_id=inspection_id)
     answers = {a.item_id: a for a in ins.answers.select_related("case")}
     rows = [(item, answers.get(item.pk)) for item in ins.template.items.all()]
-    return render(request, "inspections/detail.html", {"ins": ins, "rows": rows, "photos": ins.photos.all()})
+    return render(request, "inspections/detail.html", {"ins": ins, "rows": rows,
+                                                       "photos": ins.photos.select_related("item")})
+
+
+def photo(request, photo_id: int, variant: str):
+    """An inspection photo, for those who can see the inspection."""
+    obj = InspectionPhoto.objects.filter(pk=photo_id, inspection__in=Inspection.objects.visible_to(request.user)).first()
+    if obj is None or variant not in {"full", "thumb"}:
+        raise Http404
+    field = obj.thumbnail if variant == "thumb" else obj.image
+    response = FileResponse(field.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 def _month(request) -> tuple[str, dt.date, dt.date]:
@@ -113,16 +151,9 @@ def coverage(request):
     """What was due and what was done, per plan and inspector, with each plan's calendar of the month."""
     _require(request, "inspections.view")
     month, start, end = _month(request)
-    rows = selectors.coverage(user=request.user, start=start, end=min(end, timezone.localdate()))
-    calendars = []
-    for row in rows[:30]:
-        plan = row["plan"]
-        done = set(Inspection.objects.filter(plan=plan, period_key__isnull=False).values_list("period_key", flat=True))
-        n = len(plan.targets.all())
-        cells = [{"key": o.key, "first": o.first, "last": o.last,
-                  "done": Inspection.objects.filter(plan=plan, period_key=o.key).count() if o.key in done else 0,
-                  "of": n, "past": o.last < timezone.localdate()} for o in occurrences(plan, start, end)]
-        calendars.append({"plan": plan, "cells": cells})
+    today = timezone.localdate()
+    rows = selectors.coverage(user=request.user, start=start, end=min(end, today))
+    calendars = selectors.plan_calendars(user=request.user, start=start, end=end, today=today)
     return render(request, "inspections/coverage.html", {"rows": rows, "month": month, "calendars": calendars})
 
 
@@ -160,7 +191,9 @@ def findings(request):
 
 def findings_json(request):
     _require(request, "inspections.view")
-    since = timezone.localdate() - dt.timedelta(days=int(request.GET.get("days", "90") or 90))
+    raw = request.GET.get("days", "90")
+    days = min(max(int(raw), 1), 366) if raw.isdigit() else 90
+    since = timezone.localdate() - dt.timedelta(days=days)
     return JsonResponse(selectors.findings_geojson(user=request.user, since=since))
 
 

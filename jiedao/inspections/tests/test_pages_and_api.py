@@ -103,3 +103,33 @@ def test_roles_without_inspection_rights(itown, client_for):
         assert client_for(itown.users[role]).get("/inspections/").status_code == 403 or role == "system_admin"
     assert client_for(itown.users["leader"]).get("/inspections/do/?template=GS&target_type=compound&target_id="
                                                  f"{itown.compounds['c1'].pk}").status_code == 403
+
+
+def test_offline_times_photos_and_json_errors(itown, client_for):
+    from django.utils import timezone
+
+    t = itown
+    plan = _plan(t)
+    c = client_for(t.users["rc_staff"])
+    done_at = (timezone.now() - dt.timedelta(hours=3)).isoformat()
+    body = {"plan": plan.pk, "target_type": "compound", "target_id": t.compounds["c1"].pk,
+            **{f"a_{k}": v for k, v in GOOD.items()}, "p_bins": jpeg(), "finished_at": done_at,
+            "started_at": (timezone.now() - dt.timedelta(hours=4)).isoformat()}
+    r = c.post("/inspections/do/", body, HTTP_ACCEPT="application/json")
+    ins = Inspection.objects.get(pk=r.json()["id"])
+    assert abs((ins.finished_at - timezone.now()).total_seconds() + 3 * 3600) < 60  # the phone's time
+    photo = ins.photos.get()
+    assert c.get(f"/inspections/photos/{photo.pk}/thumb").status_code == 200
+    assert client_for(t.users["leader"]).get(f"/inspections/photos/{photo.pk}/thumb").status_code == 200
+    from conftest import build_town
+
+    other = build_town("TZ", "戊街道", 121.1, 30.9, 9)
+    assert client_for(other.users["dispatcher"]).get(f"/inspections/photos/{photo.pk}/thumb").status_code == 404
+    page = c.get(f"/inspections/do/?plan={plan.pk}&target_type=compound&target_id={t.compounds['c1'].pk}")
+    assert "本周期已完成" in page.content.decode()
+    missing = c.post("/inspections/do/", {"target_type": "compound", "target_id": 999999, "template": "GS"},
+                     HTTP_ACCEPT="application/json")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    denied = client_for(t.users["leader"]).post("/inspections/do/", body, HTTP_ACCEPT="application/json")
+    assert denied.status_code == 403 and denied.json()["code"] == "forbidden"
+    assert client_for(t.users["dispatcher"]).get("/inspections/findings.json?days=abc").status_code == 200

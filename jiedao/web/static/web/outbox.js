@@ -6,6 +6,7 @@
 // Fields that must be answered are marked on their container: data-required="<field name>" (with
 // data-label="<what to say>"); the form is not queued until they are.
 (function () {
+  var pageOpened = new Date().toISOString();
   var DB = "jiedao-outbox-forms", STORE = "forms";
   var status = document.getElementById("outbox-status");
   var statusBase = status ? status.className.replace(/\b(alert(-\w+)?|d-none)\b/g, "").trim() : "";
@@ -286,6 +287,10 @@
         if (status) { status.setAttribute("data-problem", "1"); }
         return;
       }
+      // The phone's own times: a patrol saved offline and sent later still counts when it was done.
+      var started = form.querySelector("input[name=started_at]"), finished = form.querySelector("input[name=finished_at]");
+      if (started && !started.value) { started.value = pageOpened; }
+      if (finished) { finished.value = new Date().toISOString(); }
       var fields = [], files = [];
       new FormData(form).forEach(function (value, name) {
         if (name === "csrfmiddlewaretoken") { return; }
