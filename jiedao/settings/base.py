@@ -28,6 +28,8 @@ ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,lo
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
+    # First: its createsuperuser (audited) overrides django.contrib.auth's.
+    "jiedao.kernel",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -37,7 +39,6 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",
-    "jiedao.kernel",
     "jiedao.places",
     "jiedao.people",
     "jiedao.cases",

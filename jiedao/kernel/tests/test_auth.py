@@ -106,3 +106,11 @@ def test_csrf_is_enforced_for_cookie_authenticated_api_writes(town):
     c.force_login(town.users["rc_staff"])
     r = c.post("/api/v1/people", {"name": "某人"}, content_type="application/json")
     assert r.status_code == 403
+
+
+def test_break_glass_superuser_creation_is_audited(db):
+    from django.core.management import call_command
+
+    call_command("createsuperuser", username="breakglass", email="", interactive=False, verbosity=0)
+    record = AuditRecord.objects.get(action="auth.superuser_created")
+    assert record.object_repr == "breakglass"
