@@ -111,3 +111,14 @@ def client_for():
 @pytest.fixture
 def all_roles():
     return sorted(ROLES)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_grid_index():
+    """The point → grid index is cached per process by sub-district id and places_version; tests that empty the
+    database reuse both, so each test starts with an empty cache (production never reuses an id)."""
+    from jiedao.places import geo
+
+    geo._cache.clear()
+    yield
+    geo._cache.clear()

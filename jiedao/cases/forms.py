@@ -1,23 +1,24 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .choices import CaseSource, CaseState, Urgency
 
 
 class FilterForm(forms.Form):
-    state = forms.ChoiceField(label="状态", required=False,
-                              choices=[("", "全部"), ("open", "未结案")] + list(CaseState.choices))
-    category_id = forms.IntegerField(label="类别", required=False, widget=forms.HiddenInput)
-    grid_id = forms.TypedChoiceField(label="网格", required=False, coerce=int, empty_value=None)
-    department_id = forms.TypedChoiceField(label="部门", required=False, coerce=int, empty_value=None)
-    source = forms.ChoiceField(label="来源", required=False, choices=[("", "全部")] + list(CaseSource.choices))
-    overdue = forms.BooleanField(label="仅超期", required=False)
-    supervised = forms.BooleanField(label="仅督办", required=False)
-    q = forms.CharField(label="编号/标题/地址", required=False, max_length=64)
+    state = forms.ChoiceField(label=_("状态"), required=False,
+                              choices=[("", _("全部")), ("open", _("未结案"))] + list(CaseState.choices))
+    category_id = forms.IntegerField(label=_("类别"), required=False, widget=forms.HiddenInput)
+    grid_id = forms.TypedChoiceField(label=_("网格"), required=False, coerce=int, empty_value=None)
+    department_id = forms.TypedChoiceField(label=_("部门"), required=False, coerce=int, empty_value=None)
+    source = forms.ChoiceField(label=_("来源"), required=False, choices=[("", _("全部"))] + list(CaseSource.choices))
+    overdue = forms.BooleanField(label=_("仅超期"), required=False)
+    supervised = forms.BooleanField(label=_("仅督办"), required=False)
+    q = forms.CharField(label=_("编号/标题/地址"), required=False, max_length=64)
 
     def __init__(self, *args, grids=(), departments=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["grid_id"].choices = [("", "全部")] + [(g.pk, f"{g.code} {g.name}") for g in grids]
-        self.fields["department_id"].choices = [("", "全部")] + [(d.pk, d.name) for d in departments]
+        self.fields["grid_id"].choices = [("", _("全部"))] + [(g.pk, f"{g.code} {g.name}") for g in grids]
+        self.fields["department_id"].choices = [("", _("全部"))] + [(d.pk, d.name) for d in departments]
         for name, field in self.fields.items():
             if isinstance(field.widget, forms.CheckboxInput):
                 field.widget.attrs["class"] = "form-check-input"

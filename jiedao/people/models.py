@@ -30,7 +30,8 @@ class Person(models.Model):
     subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+", db_index=False)
     name = models.CharField(_("姓名"), max_length=64)
     id_number = EncryptedTextField(_("身份证号"), blank=True, default="")
-    id_number_bidx = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+    # Searched together with subdistrict_id through the unique index below; no index of its own (faster imports).
+    id_number_bidx = models.CharField(max_length=64, blank=True, default="", editable=False)
     phone = EncryptedTextField(_("联系电话"), blank=True, default="")
     phone_bidx = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
     address = EncryptedTextField(_("详细地址"), blank=True, default="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from jiedao.kernel.exceptions import NotFound
+from jiedao.kernel.scoping import user_scope
 from jiedao.kernel.pii import idnumber
 from jiedao.kernel.pii import phone as phone_mod
 
@@ -28,7 +29,9 @@ def person_list(*, user, q: str = "", compound_id: int | None = None, residence_
     if q:
         compact = re.sub(r"\s", "", q)
         if _LOOKS_ID.match(compact):
-            qs = qs.filter(id_number_bidx=id_number_index(idnumber.normalise(compact)))
+            # With the sub-district, the lookup uses the (subdistrict, id_number_bidx) unique index.
+            qs = qs.filter(subdistrict_id__in=user_scope(user).subdistrict_ids,
+                           id_number_bidx=id_number_index(idnumber.normalise(compact)))
         elif _LOOKS_PHONE.match(compact) and sum(c.isdigit() for c in compact) >= 7:
             qs = qs.filter(phone_bidx=phone_index(phone_mod.normalise(compact)))
         else:

@@ -146,3 +146,15 @@ def test_language_switcher_sets_english_for_the_session(town, client_for):
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/people/"})
     assert response.status_code == 302 and response.url == "/people/"
     assert ">Search</button>" in client.get("/people/").content.decode()
+
+
+def test_case_console_and_inspections_home_in_english(town, client_for):
+    client = english(client_for(town.users["dispatcher"]))
+    html = client.get("/cases/").content.decode()
+    assert '<html lang="en">' in html
+    assert ">Case intake and dispatch</h2>" in html and ">Record a new case</a>" in html
+    assert ">Overdue only</span>" in html and ">Dispatch selected</button>" in html
+    assert "案件受理与派遣" not in html and "批量派遣" not in html
+    html = client.get("/inspections/").content.decode()
+    assert ">Inspection</h2>" in html and ">Recent inspections</h3>" in html and ">Plan completion</a>" in html
+    assert "最近的检查" not in html and "计划完成情况" not in html
