@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from jiedao.kernel.exceptions import NotFound
-from jiedao.kernel.scoping import user_scope
 from jiedao.kernel.pii import idnumber
 from jiedao.kernel.pii import phone as phone_mod
+from jiedao.kernel.scoping import user_scope
 
 from .models import Person
 from .services import id_number_index, phone_index
