@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
@@ -38,7 +39,7 @@ PHOTO_ACTIONS = {"feedback", "verify", "rework"}
 
 def _require(request, cap):
     if not user_scope(request.user).has(cap):
-        raise PermissionDeniedError("forbidden", "您没有使用该功能的权限。", capability=cap, actor=request.user)
+        raise PermissionDeniedError("forbidden", _("您没有使用该功能的权限。"), capability=cap, actor=request.user)
 
 
 def _departments(user):
@@ -101,7 +102,7 @@ def bulk_dispatch(request):
         except (DomainError, ValueError) as exc:
             failed.append(f"{item.split(':')[0]}：{getattr(exc, 'message', str(exc))}")
     if done:
-        messages.success(request, f"已派遣 {done} 件。")
+        messages.success(request, _("已派遣 %d 件。") % done)
     for line in failed[:10]:
         messages.error(request, line)
     target = request.POST.get("next", "")
@@ -144,13 +145,13 @@ def case_act(request, case_id: int, action: str):
         case_transition(actor=request.user, case=case, action=action, expected_version=version,
                         comment=post.get("comment", ""), photos=request.FILES.getlist("photos"), **data)
     except ValueError:
-        messages.error(request, "请求不完整，请刷新后重试。")
+        messages.error(request, _(_("请求不完整，请刷新后重试。")))
     except DomainError as exc:
         if isinstance(exc, PermissionDeniedError):
             raise
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已{ACTION_LABELS.get(action, action)}。")
+        messages.success(request, _("已%s。") % ACTION_LABELS.get(action, action))
     target = post.get("next", "")
     if target.startswith("/cases/") and "//" not in target:
         return redirect(target)
@@ -201,7 +202,7 @@ def field_report(request):
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"已上报，案件编号 {case.number}。")
+            messages.success(request, _("已上报，案件编号 %s。") % case.number)
             return redirect("cases:field")
     return render(request, "cases/field_report.html", {"form": form, "leaves": _leaves(request.user)},
                   status=400 if request.method == "POST" else 200)
@@ -237,8 +238,8 @@ def evaluation_view(request):
              "dispatched": [r["dispatched"] for r in rows[:20]],
              "on_time": [r["on_time_close_rate"] or 0 for r in rows[:20]]}
     return render(request, "cases/evaluation.html", {"rows": rows, "month": month, "by": by, "chart": chart,
-                                                     "dimensions": [("department", "部门"), ("grid", "网格"),
-                                                                    ("worker", "上报人")]})
+                                                     "dimensions": [("department", _("部门")), ("grid", _("网格")),
+                                                                    ("worker", _("上报人"))]})
 
 
 EVAL_HEADER = (("label", "对象"), ("reported", "上报数"), ("registered", "立案数"), ("dispatched", "派遣数"),
@@ -289,17 +290,17 @@ def public_report(request):
         .order_by("kind", "code") if sub else []
     if request.method == "POST":
         if getattr(request, "limited", False):
-            return render(request, "cases/public_report.html", {"form": form, "leaves": leaves, "started": _started(), "error": "提交过于频繁，请稍后再试。"}, status=429)
+            return render(request, "cases/public_report.html", {"form": form, "leaves": leaves, "started": _started(), "error": _("提交过于频繁，请稍后再试。")}, status=429)
         error = ""
         if form.is_valid():
             d = form.cleaned_data
             try:
                 shown = signing.loads(d["started"], salt=_SALT, max_age=dt.timedelta(hours=2))["t"]
             except (signing.BadSignature, KeyError, TypeError):
-                error = "页面已过期，请刷新后重新填写。"
+                error = _("页面已过期，请刷新后重新填写。")
             else:
                 if d["website"] or time.time() - shown < MIN_FILL_SECONDS:
-                    error = "提交失败，请稍后再试。"
+                    error = _("提交失败，请稍后再试。")
             if not error:
                 try:
                     category = CaseCategory.objects.filter(subdistrict=sub, pk=d.get("category_id"), is_leaf=True) \
@@ -314,7 +315,7 @@ def public_report(request):
                 else:
                     return redirect("public_report_status", token=case.public_token)
         else:
-            error = "请填写问题描述。"
+            error = _("请填写问题描述。")
         return render(request, "cases/public_report.html", {"form": form, "leaves": leaves, "error": error,
                                                              "started": _started()}, status=400)
     return render(request, "cases/public_report.html", {"form": form, "leaves": leaves, "started": _started()})
@@ -328,13 +329,13 @@ def public_status(request, token: str):
     error = ""
     if request.method == "POST":
         if getattr(request, "limited", False):
-            error = "提交过于频繁，请稍后再试。"
+            error = _("提交过于频繁，请稍后再试。")
         else:
             try:
                 case_follow_up_public(token=token, satisfaction=int(request.POST.get("satisfaction") or 0),
                                       comment=request.POST.get("comment", ""))
             except (DomainError, ValueError) as exc:
-                error = getattr(exc, "message", "请选择满意度。")
+                error = getattr(exc, "message", _("请选择满意度。"))
             else:
                 return redirect("public_report_status", token=token)
     photos = case.photos.filter(stage="report")

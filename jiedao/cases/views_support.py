@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from jiedao.kernel.scoping import user_scope
 
 from . import workflow
 from .choices import AssignmentState
 
 ACTION_LABELS = {
-    "register": "立案", "reject": "不予立案", "merge": "合并为重复案件", "dispatch": "派遣", "accept": "签收",
-    "return": "退回", "feedback": "反馈处置结果", "verify": "核查通过", "rework": "核查不通过（返工）", "close": "结案",
-    "postpone_request": "申请延期", "postpone_approve": "同意延期", "postpone_reject": "不同意延期",
-    "supervise": "督办", "follow_up": "回访", "report": "上报",
+    "register": _("立案"), "reject": _("不予立案"), "merge": _("合并为重复案件"), "dispatch": _("派遣"), "accept": _("签收"),
+    "return": _("退回"), "feedback": _("反馈处置结果"), "verify": _("核查通过"), "rework": _("核查不通过（返工）"), "close": _("结案"),
+    "postpone_request": _("申请延期"), "postpone_approve": _("同意延期"), "postpone_reject": _("不同意延期"),
+    "supervise": _("督办"), "follow_up": _("回访"), "report": _("上报"),
 }
 
 

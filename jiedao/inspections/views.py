@@ -10,6 +10,7 @@ import io
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.idempotency import run_idempotent
@@ -25,7 +26,7 @@ from .services.templates import template_current
 
 def _require(request, cap):
     if not user_scope(request.user).has(cap):
-        raise PermissionDeniedError("forbidden", "您没有使用该功能的权限。", capability=cap, actor=request.user)
+        raise PermissionDeniedError("forbidden", _("您没有使用该功能的权限。"), capability=cap, actor=request.user)
 
 
 

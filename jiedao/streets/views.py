@@ -8,6 +8,7 @@ import datetime as dt
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from jiedao.cases.models import CaseCategory
@@ -22,7 +23,7 @@ from .models import DronePhoto, ImprovementProject, Milestone, ProjectPhoto
 
 def _require(request, cap="inspections.view"):
     if not user_scope(request.user).has(cap):
-        raise PermissionDeniedError("forbidden", "您没有使用该功能的权限。", capability=cap, actor=request.user)
+        raise PermissionDeniedError("forbidden", _("您没有使用该功能的权限。"), capability=cap, actor=request.user)
 
 
 def _date(value, default=None):
@@ -46,7 +47,7 @@ def road_detail(request, road_id: int):
             services.road_policy_save(actor=request.user, road=road, problems=request.POST.get("problems", ""),
                                       measures=request.POST.get("measures", ""), targets=request.POST.get("targets", ""),
                                       effective_from=_date(request.POST.get("effective_from"), dt.date.today()))
-            messages.success(request, "已保存新版本的一路一策。")
+            messages.success(request, _("已保存新版本的一路一策。"))
         except PermissionDeniedError:
             raise
         except DomainError as exc:
@@ -78,7 +79,7 @@ def river_detail(request, river_id: int):
                                          length_m=float(request.POST.get("length_m") or 0),
                                          volume_m3=float(request.POST.get("volume_m3") or 0),
                                          contractor=request.POST.get("contractor", ""), notes=request.POST.get("notes", ""))
-                messages.success(request, "已记录疏浚。")
+                messages.success(request, _("已记录疏浚。"))
                 return redirect("streets:river", river_id=river.pk)
             report = services.drone_flight_import(actor=request.user, river=river,
                                                   flown_on=_date(request.POST.get("flown_on"), dt.date.today()),
@@ -108,7 +109,7 @@ def drone_mark(request, photo_id: int):
     category = CaseCategory.objects.visible_to(request.user).filter(pk=request.POST.get("category_id") or 0).first()
     try:
         services.drone_photo_mark(actor=request.user, photo=photo, note=request.POST.get("note", ""), category=category)
-        messages.success(request, "已标记，并已生成案件。")
+        messages.success(request, _("已标记，并已生成案件。"))
     except PermissionDeniedError:
         raise
     except DomainError as exc:
@@ -138,7 +139,7 @@ def project_detail(request, project_id: int):
                 if ins is None:
                     raise DomainError("not_found", "请选择验收检查记录。")
                 services.project_accept(actor=request.user, project=project, inspection=ins)
-                messages.success(request, "项目已验收。")
+                messages.success(request, _("项目已验收。"))
             else:
                 milestone = Milestone.objects.filter(project=project, pk=request.POST.get("milestone_id") or 0).first()
                 if milestone is None:
@@ -147,7 +148,7 @@ def project_detail(request, project_id: int):
                                             progress=int(request.POST.get("progress") or 0),
                                             spent=request.POST.get("spent") or None,
                                             photos=request.FILES.getlist("photos"))
-                messages.success(request, "已更新进度。")
+                messages.success(request, _("已更新进度。"))
         except PermissionDeniedError:
             raise
         except (DomainError, ValueError) as exc:
