@@ -26,7 +26,7 @@ class Sex(models.TextChoices):
 
 
 class Person(models.Model):
-    # No single-column index: the composite indexes below start with it (fewer indexes, faster imports).
+    # No single-column index: the unique (subdistrict, id_number_bidx) index below starts with it.
     subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+", db_index=False)
     name = models.CharField(_("姓名"), max_length=64)
     id_number = EncryptedTextField(_("身份证号"), blank=True, default="")
@@ -53,10 +53,8 @@ class Person(models.Model):
     class Meta:
         verbose_name = _("人员")
         verbose_name_plural = _("人员")
-        indexes = [
-            models.Index(fields=["subdistrict", "compound"]),
-            models.Index(fields=["subdistrict", "name"]),
-        ]
+        # Few indexes on purpose: imports write 100,000 rows at a time. compound_id and grid_id (FK indexes)
+        # serve scoping; names are searched with icontains, which no b-tree helps.
         constraints = [
             models.UniqueConstraint(fields=["subdistrict", "id_number_bidx"], condition=~Q(id_number_bidx=""),
                                     name="person_id_number_unique"),
