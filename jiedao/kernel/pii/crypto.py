@@ -9,6 +9,7 @@ index) is there for 商用密码应用安全性评估 (密评).
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac as std_hmac
 import os
 from dataclasses import dataclass
@@ -126,10 +127,14 @@ def blind_indexer():
             mac.update(f"{kind}:{normalised}".encode())
             return mac.finalize().hex()
     else:
+        keyed = std_hmac.new(key, digestmod=hashlib.sha256)  # the key schedule once; copies are cheap
+
         def index(kind: str, normalised: str) -> str:
             if not normalised:
                 return ""
-            return std_hmac.digest(key, f"{kind}:{normalised}".encode(), "sha256").hex()
+            mac = keyed.copy()
+            mac.update(f"{kind}:{normalised}".encode())
+            return mac.hexdigest()
     return index
 
 

@@ -32,7 +32,7 @@ class IdInfo:
 
 
 def normalise(value: str) -> str:
-    return re.sub(r"\s", "", str(value or "")).upper().replace("x", "X")
+    return "".join(str(value or "").split()).upper()
 
 
 def check_char(first17: str) -> str:

@@ -10,8 +10,13 @@ class InvalidPhone(ValueError):
     pass
 
 
+_SEPARATORS = re.compile(r"[\s\-()（）]")
+
+
 def normalise(value: str) -> str:
-    v = re.sub(r"[\s\-()（）]", "", str(value or ""))
+    v = str(value or "")
+    if not v.isdigit():  # the common case (a bare number) skips the regex
+        v = _SEPARATORS.sub("", v)
     if v.startswith("+86"):
         v = v[3:]
     elif v.startswith("0086"):
