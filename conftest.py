@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from shapely.geometry import box, mapping
 
 from jiedao.kernel.models import OrgUnit, Subdistrict, User
@@ -19,6 +21,10 @@ from jiedao.places.models import Compound, Grid
 from jiedao.places.services import grid_assign, grid_create, place_create
 
 PASSWORD = "Jiedao-Test-2020"
+
+# CI shares two cores with other work: no per-example deadline, and slow input generation is not a failure.
+hypothesis_settings.register_profile("jiedao", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("jiedao")
 
 # The org unit each role's member sits in (key into Town.units).
 ROLE_HOME = {
