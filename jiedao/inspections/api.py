@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 
@@ -87,6 +87,20 @@ def score_list(request, template_code: str, month: str, by: str = "target"):
         return selectors.scores(user=request.user, template_code=template_code, month=month, by=by)
     except ValueError:
         raise DomainError("invalid_input", _("month 应为 YYYY-MM。")) from None
+
+
+class TrendOut(Schema):
+    month: str
+    avg_score: float
+
+
+@router.get("/scores/trend", response=list[TrendOut])
+def score_trend(request, template_code: str, target_type: str, target_id: int, months: int = 6):
+    """Monthly average score of one target over the last ``months`` months (e.g. a compound's garbage sorting)."""
+    if not 1 <= months <= 24:
+        raise DomainError("invalid_input", _("months 应在1到24之间。"))
+    return selectors.score_trend(user=request.user, template_code=template_code, target_type=target_type,
+                                 target_id=target_id, months=months)
 
 
 @router.get("/{inspection_id}", response=InspectionOut)

@@ -22,6 +22,7 @@ from .models import ChecklistTemplate, Inspection, InspectionPhoto, InspectionPl
 from .services.inspect import inspection_submit, target_resolve
 from .services.schedule import occurrences
 from .services.templates import template_current
+from .tasks import check_missed_throttled
 
 
 def _require(request, cap):
@@ -32,6 +33,7 @@ def _require(request, cap):
 
 def home(request):
     _require(request, "inspections.view")
+    check_missed_throttled()  # embedded default: no Celery beat (see tasks.py)
     scope = user_scope(request.user)
     today = timezone.localdate()
     due = selectors.due_list(user=request.user, on=today) if scope.has("inspections.do") else []

@@ -122,6 +122,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     "cases-check-deadlines": {"task": "cases.check_deadlines", "schedule": 300.0},
+    "inspections-check-missed": {"task": "inspections.check_missed", "schedule": 3600.0},
 }
 
 # --- Authentication and sessions (等保 level 3 basics).

@@ -133,3 +133,16 @@ def test_offline_times_photos_and_json_errors(itown, client_for):
     denied = client_for(t.users["leader"]).post("/inspections/do/", body, HTTP_ACCEPT="application/json")
     assert denied.status_code == 403 and denied.json()["code"] == "forbidden"
     assert client_for(t.users["dispatcher"]).get("/inspections/findings.json?days=abc").status_code == 200
+
+
+def test_trend_api_and_missed_task(itown, client_for):
+    from jiedao.inspections.tasks import inspections_check_missed
+
+    t = itown
+    c = client_for(t.users["rc_staff"])
+    c.post("/api/v1/inspections", {"template_id": t.sorting.pk, "target_type": "compound",
+                                   "target_id": t.compounds["c1"].pk, "answers": GOOD}, content_type="application/json")
+    trend = client_for(t.users["dispatcher"]).get(
+        f"/api/v1/inspections/scores/trend?template_code=GS&target_type=compound&target_id={t.compounds['c1'].pk}").json()
+    assert trend[-1]["avg_score"] == 90.0
+    assert isinstance(inspections_check_missed.apply().get(), int)
