@@ -136,7 +136,11 @@ class CaseAssignment(models.Model):
     feedback_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["subdistrict", "department", "state"])]
+        indexes = [
+            models.Index(fields=["subdistrict", "department", "state"]),
+            # 绩效考评 by department reads one month of lead assignments (jiedao/cases/evaluation.py).
+            models.Index(fields=["dispatched_at"], condition=Q(role="lead"), name="case_assign_lead_dispatched"),
+        ]
 
 
 class CaseEvent(models.Model):
@@ -157,6 +161,11 @@ class CaseEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # 绩效考评 by grid and worker reads the verify events of one month's cases (jiedao/cases/evaluation.py):
+            # with the time and the verifier in the index, from the index alone.
+            models.Index(fields=["case", "created_at", "actor"], condition=Q(action="verify"), name="case_event_verify"),
+        ]
 
 
 def photo_path(instance, filename):
