@@ -183,8 +183,17 @@ def scores_view(request):
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f'attachment; filename="scores-{code}-{month}.xlsx"'
         return response
+    trend, trend_label = [], ""
+    target_type, _sep, target_id = request.GET.get("trend", "").partition(":")
+    if code and target_id.isdigit():
+        year, mon = (int(x) for x in month.split("-"))
+        until = dt.date(year, mon, pycal.monthrange(year, mon)[1])
+        trend = selectors.score_trend(user=request.user, template_code=code, target_type=target_type,
+                                      target_id=int(target_id), months=6, until=until)
+        trend_label = next((r["label"] for r in rows if str(r.get("target_id")) == target_id), "")
     return render(request, "inspections/scores.html", {"rows": rows, "month": month, "templates": templates,
-                                                       "code": code, "by": by, "chart": chart})
+                                                       "code": code, "by": by, "chart": chart, "trend": trend,
+                                                       "trend_label": trend_label})
 
 
 def findings(request):

@@ -86,3 +86,25 @@ class LoginRequiredMiddleware:
                 return self.get_response(request)  # the API's bearer auth decides
             return JsonResponse({"code": "not_authenticated", "message": "请先登录。", "fields": {}}, status=401)
         return redirect(f"{settings.LOGIN_URL}?next={quote(request.get_full_path())}")
+
+
+class ChineseFirstLocaleMiddleware:
+    """Chinese unless the user chose otherwise (the language cookie set by the switcher).
+
+    Django's LocaleMiddleware would follow the browser's Accept-Language; staff on English-language browsers
+    would then get English without asking for it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils import translation
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response

@@ -146,3 +146,16 @@ def test_trend_api_and_missed_task(itown, client_for):
         f"/api/v1/inspections/scores/trend?template_code=GS&target_type=compound&target_id={t.compounds['c1'].pk}").json()
     assert trend[-1]["avg_score"] == 90.0
     assert isinstance(inspections_check_missed.apply().get(), int)
+
+
+def test_scores_page_shows_a_targets_trend(itown, client_for):
+    t = itown
+    c = client_for(t.users["rc_staff"])
+    c.post("/api/v1/inspections", {"template_id": t.sorting.pk, "target_type": "compound",
+                                   "target_id": t.compounds["c1"].pk, "answers": GOOD}, content_type="application/json")
+    month = dt.date.today().strftime("%Y-%m")
+    m = client_for(t.users["dispatcher"])
+    page = m.get(f"/inspections/scores/?template=GS&month={month}").content.decode()
+    assert f"trend=compound:{t.compounds['c1'].pk}" in page
+    page = m.get(f"/inspections/scores/?template=GS&month={month}&trend=compound:{t.compounds['c1'].pk}").content.decode()
+    assert 'id="trend-data"' in page and '"avg_score": 90.0' in page and "甲街道小区1" in page

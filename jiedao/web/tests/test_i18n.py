@@ -158,3 +158,8 @@ def test_case_console_and_inspections_home_in_english(town, client_for):
     html = client.get("/inspections/").content.decode()
     assert ">Inspection</h2>" in html and ">Recent inspections</h3>" in html and ">Plan completion</a>" in html
     assert "最近的检查" not in html and "计划完成情况" not in html
+
+
+def test_chinese_is_the_default_whatever_the_browser_says(town, client_for):
+    page = client_for(town.users["rc_staff"]).get("/people/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert "人口信息" in page.content.decode()

@@ -2,6 +2,22 @@
 // Each sets data-loaded when its data is in (the map: the number of failed inspections) and data-rendered when
 // it has finished drawing (animations included).
 (function () {
+  // The trend of one target's monthly average score.
+  var tEl = document.getElementById("trend-chart"), tData = document.getElementById("trend-data");
+  if (tEl && tData && window.echarts) {
+    var points = JSON.parse(tData.textContent);
+    var tChart = echarts.init(tEl);
+    tChart.on("finished", function () { tEl.setAttribute("data-rendered", "1"); });
+    tChart.setOption({
+      tooltip: { trigger: "axis" }, grid: { left: 40, right: 20, bottom: 40 },
+      xAxis: { type: "category", data: points.map(function (p) { return p.month; }) },
+      yAxis: { type: "value", min: 0 },
+      series: [{ type: "line", data: points.map(function (p) { return p.avg_score; }), label: { show: true },
+        itemStyle: { color: "#206bc4" } }]
+    });
+    window.addEventListener("resize", function () { tChart.resize(); });
+    tEl.setAttribute("data-loaded", "1");
+  }
   var el = document.getElementById("score-chart"), data = document.getElementById("score-data");
   if (el && data && window.echarts) {
     var d = JSON.parse(data.textContent);
