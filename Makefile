@@ -21,7 +21,7 @@ install: $(STAMP)
 run: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput -v0
 	DJANGO_DEBUG=1 $(PY) manage.py load_demo
-	@DJANGO_DEBUG=1 $(PY) manage.py demo_logins
+	@DJANGO_DEBUG=1 PORT=$(PORT) $(PY) manage.py demo_logins
 	@echo "Serving on http://127.0.0.1:$(PORT)"
 	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -13,5 +13,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<20} {label}")
         from jiedao.demo.cases import OPEN311_DEMO_KEY
 
-        self.stdout.write(f"Open311 GeoReport v2: http://127.0.0.1:8000/open311/v2/discovery.json  api_key={OPEN311_DEMO_KEY}")
-        self.stdout.write("Residents' public report page (no login): http://127.0.0.1:8000/report/")
+        import os
+
+        base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+        self.stdout.write(f"Open311 GeoReport v2: {base}/open311/v2/discovery.json  api_key={OPEN311_DEMO_KEY}")
+        self.stdout.write(f"Residents' public report page (no login): {base}/report/")
