@@ -11,9 +11,9 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (password for all: %s):" % settings.DEMO_PASSWORD)
         for username, label in loader.demo_users():
             self.stdout.write(f"  {username:<20} {label}")
-        from jiedao.demo.cases import OPEN311_DEMO_KEY
-
         import os
+
+        from jiedao.demo.cases import OPEN311_DEMO_KEY
 
         base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         self.stdout.write(f"Open311 GeoReport v2: {base}/open311/v2/discovery.json  api_key={OPEN311_DEMO_KEY}")
