@@ -1,7 +1,8 @@
 """Benchmark: case intake over HTTP (POST /api/v1/cases) beside a bare one-row insert, under gunicorn.
 
-    .venv/bin/python bench/case_intake.py [--backends sqlite,postgres] [--duration 20] [--warmup 3]
-        [--connections 8] [--workers 2] [--rounds 1] [--idempotency] [--profile]
+    .venv/bin/python bench/case_intake.py [--backends sqlite,postgres] [--duration 10] [--rounds 2]
+        [--warmup 3] [--connections 8] [--workers 2] [--idempotency] [--profile] [--query-stats]
+        [--sqlite-conn-max-age N] [--strict-csrf]
 
 For each backend (SQLite in a temporary directory; PostgreSQL in a throwaway database
 ``jiedao_bench_intake_<pid>`` on ``--pg-url``, dropped at the end) the script
@@ -11,21 +12,26 @@ For each backend (SQLite in a temporary directory; PostgreSQL in a throwaway dat
    ROOT_URLCONF at a module that serves ``jiedao.urls`` plus ``POST /api/bench/bare-insert`` — a plain Django
    view that authenticates the Bearer token with the API's own ``api_token_user`` and inserts one row into
    ``bench_bare_insert`` (created here; it is not part of the app). It sits under ``/api/`` only so that the
-   login middleware hands bearer calls to the view, as it does for the API;
+   login middleware hands bearer calls to the view, as it does for the API. The settings also add a middleware
+   that exempts requests carrying a Bearer header from CSRF (what Django's test client does): without it the
+   API's ``SessionAuth``, tried before ``BearerAuth``, answers every bearer POST 403 "CSRF check Failed"
+   (``--strict-csrf`` runs without the work-around and shows it);
 2. migrates, loads the demo (``load_demo --people 200``: grids, categories, users) and starts
    ``gunicorn -w 2`` (sync workers) on 127.0.0.1;
 3. takes a bearer token for the demo grid worker from ``POST /api/v1/auth/token``;
 4. drives both endpoints with ``wrk`` (Debian package; ``apt-get install wrk``) and a Lua script posting
    urlencoded forms (description, category_id, lat, lng) with random points in 31.318–31.346 N,
    121.488–121.527 E and one of 11 common event categories, so the duplicate check finds real neighbours:
-   a warm-up of both, then bare and intake one after the other, ``--rounds`` times (same server, same run);
+   a warm-up of both, then bare and intake one after the other, ``--rounds`` times (same server, same run;
+   each round waits, at most 20 s, for ≥ 75 % idle CPU, as the machine may be shared);
 5. prints requests/s, p50/p90/p99 and the ratio intake/bare (goal ≥ 0.5), then checks the database: every
    201 made one case, one report event and one audit record, and how many cases were flagged as possible
    duplicates.
 
 ``--profile`` also samples both gunicorn workers with py-spy (``pip install py-spy``) during one extra
-intake run and prints where the wall time goes (inclusive share of the key functions).
-Only 127.0.0.1 is contacted. Each backend takes about a minute with the defaults.
+intake run and prints where the wall time goes (inclusive share of the key functions); ``--query-stats``
+restarts the server with a statement recorder and prints, at one connection, the statements and database time
+per request. Only 127.0.0.1 is contacted. About 1–2 minutes per backend. Results: bench/RESULTS-cases.md.
 """
 
 from __future__ import annotations
@@ -256,6 +262,27 @@ function done(summary, latency, requests)
     okn, badn, last, e.connect, e.read, e.write, e.timeout))
 end
 '''
+
+
+def idle_share(seconds: float = 1.0) -> float:
+    """Share of the machine's CPU left idle over ``seconds`` (the machine may be shared with other work)."""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+
+    i0, t0 = read()
+    time.sleep(seconds)
+    i1, t1 = read()
+    return (i1 - i0) / max(t1 - t0, 1)
+
+
+def wait_for_quiet(max_s: float = 20, idle: float = 0.75) -> float:
+    waited, share = 0.0, idle_share()
+    while share < idle and waited < max_s:
+        share = idle_share(2.0)
+        waited += 2.0
+    return share
 
 
 def free_port() -> int:
@@ -517,13 +544,14 @@ def bench_backend(kind: str, args, tmp: Path) -> dict:
         token = b.token()
         setup_s = time.perf_counter() - t0
         lua = write_lua(tmp, prep["categories"], token, args.seed, args.idempotency)
-        load_before = os.getloadavg()[0]
         snapshot = run([PY, "-c", STATS, "snapshot"], b.env).strip().splitlines()[-1]
         TALLY.clear()
         for path in ("/api/bench/bare-insert", "/api/v1/cases"):
             wrk(b.base, path, lua, args.warmup, args.connections, args.threads)
         runs = {"bare": [], "intake": []}
+        idle = []
         for _ in range(args.rounds):
+            idle.append(wait_for_quiet())
             runs["bare"].append(wrk(b.base, "/api/bench/bare-insert", lua, args.duration, args.connections,
                                     args.threads))
             runs["intake"].append(wrk(b.base, "/api/v1/cases", lua, args.duration, args.connections, args.threads))
@@ -531,7 +559,8 @@ def bench_backend(kind: str, args, tmp: Path) -> dict:
         stats = b.stats(snapshot)
         stats["answers_201"] = dict(TALLY)
         queries = query_stats(b, lua, args) if args.query_stats else {}
-        return {"kind": kind, "label": label, "setup_s": setup_s, "runs": runs, "stats": stats, "profile": prof, "queries": queries, "load": load_before,
+        return {"kind": kind, "label": label, "setup_s": setup_s, "runs": runs, "stats": stats, "profile": prof,
+                "queries": queries, "idle": idle,
                 "categories": len(prep["categories"])}
     finally:
         b.stop()
@@ -612,7 +641,7 @@ def main() -> int:
         verdict |= not ok
         st = r["stats"]
         print(f"{'':<18}ratio intake/bare = {ratio:.2f} → goal ≥ 0.5: {'PASS' if ok else 'FAIL'}; "
-              f"set-up {r['setup_s']:.0f} s; 1-min load average before the runs {r['load']:.2f}")
+              f"set-up {r['setup_s']:.0f} s; CPU idle before each round: {', '.join(f'{x:.0%}' for x in r['idle'])}")
         sent = st["answers_201"]
         # A request still in flight when wrk stops is completed by the server but not counted by wrk.
         slack = args.connections * (2 + 2 * args.rounds + args.profile)

@@ -23,7 +23,7 @@ api = NinjaAPI(
     title="街道 Jiedao API",
     version="1",
     urls_namespace="api",
-    auth=[SessionAuth(), BearerAuth()],
+    auth=[BearerAuth(), SessionAuth()],  # bearer first: SessionAuth checks CSRF before anything else
     docs_url="/docs",
 )
 

@@ -114,3 +114,11 @@ def test_break_glass_superuser_creation_is_audited(db):
     call_command("createsuperuser", username="breakglass", email="", interactive=False, verbosity=0)
     record = AuditRecord.objects.get(action="auth.superuser_created")
     assert record.object_repr == "breakglass"
+
+
+def test_bearer_token_writes_need_no_csrf(town):
+    c = Client(enforce_csrf_checks=True)
+    token = _token(Client(), "T1-rc_staff", PASSWORD).json()["token"]
+    r = c.post("/api/v1/people", {"name": "令牌用户"}, content_type="application/json",
+               HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert r.status_code == 201
