@@ -126,5 +126,7 @@ def _fresh_grid_index():
     from jiedao.places import geo
 
     geo._cache.clear()
+    geo._place_cache.clear()
     yield
     geo._cache.clear()
+    geo._place_cache.clear()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from faker import Faker
 from shapely.geometry import Point, mapping
 
@@ -20,6 +21,7 @@ from jiedao.kernel.audit import audit_record
 from jiedao.kernel.calendar import add_working_days
 from jiedao.kernel.models import OrgUnit, Subdistrict, User
 from jiedao.kernel.pii import crypto, idnumber
+from jiedao.kernel.scoping import scope_changed
 from jiedao.kernel.services import membership_grant, org_unit_create, subdistrict_create
 from jiedao.people.models import Person
 from jiedao.places.geo import grid_index
@@ -203,6 +205,7 @@ def load(*, seed: int = 2020, size: DemoSize | None = None, password: str | None
     for p in premises:
         p.grid_id = index.locate(p.lat, p.lng)
     Premises.objects.bulk_create(premises, batch_size=500)
+    Subdistrict.objects.filter(pk=sub.pk).update(places_version=F("places_version") + 1)  # bulk: no signals
 
     # --- users
     users = {}
@@ -217,6 +220,7 @@ def load(*, seed: int = 2020, size: DemoSize | None = None, password: str | None
         list(Grid.objects.filter(subdistrict=sub).order_by("code")[:2])
     GridAssignment.objects.bulk_create([GridAssignment(subdistrict=sub, user=users["demo-grid-worker"], grid=g)
                                         for g in rc1_grids])
+    scope_changed(user_ids=[users["demo-grid-worker"].pk])  # bulk: no signals
     Road.objects.filter(subdistrict=sub, road_class="arterial").update(chief=users["demo-road-chief"])
     River.objects.filter(subdistrict=sub).update(chief=users["demo-river-chief"])
 

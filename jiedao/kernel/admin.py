@@ -10,7 +10,7 @@ from django.db import transaction
 
 from .audit import audit_record
 from .models import CalendarDay, Membership, OrgUnit, Subdistrict, User
-from .scoping import user_scope
+from .scoping import scope_changed, user_scope
 
 
 def _admin_site_has_permission(request) -> bool:
@@ -85,6 +85,7 @@ class OrgUnitAdmin(AuditedAdmin):
         super().save_model(request, obj, form, change)
         prefix = obj.parent.path if obj.parent_id else "/"
         OrgUnit.objects.filter(pk=obj.pk).update(path=f"{prefix}{obj.pk}/")
+        scope_changed(subdistrict_id=obj.subdistrict_id)  # the path decides subtrees: after it is set
 
 
 @admin.register(User)

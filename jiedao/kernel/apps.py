@@ -10,6 +10,15 @@ class KernelConfig(AppConfig):
     def ready(self) -> None:
         checks.register(check_audit_retention, checks.Tags.security)
         checks.register(check_keys, checks.Tags.security, deploy=True)
+        from django.db.models.signals import post_delete, post_save
+
+        from . import signals
+        from .models import CalendarDay, Membership, OrgUnit
+
+        for signal in (post_save, post_delete):
+            signal.connect(signals.membership_changed, sender=Membership, dispatch_uid="kernel.membership_changed")
+            signal.connect(signals.org_unit_changed, sender=OrgUnit, dispatch_uid="kernel.org_unit_changed")
+            signal.connect(signals.calendar_day_changed, sender=CalendarDay, dispatch_uid="kernel.calendar_changed")
 
 
 def check_audit_retention(app_configs, **kwargs):

@@ -89,13 +89,12 @@ def _actor_fields(actor) -> dict:
     from .scoping import user_scope
 
     scope = user_scope(actor)
-    first = actor.memberships.filter(active=True).select_related("org_unit").order_by("id").first()
     role = ",".join(sorted(scope.roles)) or ("superuser" if actor.is_superuser else "")
     return {
         "actor_id": actor.pk,
         "actor_username": actor.username,
         "actor_role": role[:64],
-        "actor_org_unit": first.org_unit.name[:128] if first else "",
+        "actor_org_unit": scope.primary_unit_name[:128],
     }
 
 
@@ -146,7 +145,8 @@ def audit_record(
     }
     if username and not values["actor_username"]:
         values["actor_username"] = username[:150]
-    with transaction.atomic():
+    # Inside the caller's transaction no savepoint: the record commits or rolls back with the change it records.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])

@@ -32,29 +32,45 @@ def office_hours() -> list[tuple[dt.time, dt.time]]:
 class WorkCalendar:
     """A calendar for one sub-district; cheap to build, caches its override rows per year."""
 
-    def __init__(self, subdistrict_id: int | None = None):
+    def __init__(self, subdistrict_id: int | None = None, *, token: str = ""):
+        """``token``: the sub-district's ``calendar_token`` when the caller has it; the override rows are then
+        shared by every calendar of this process until a holiday row changes (which replaces the token)."""
         self.subdistrict_id = subdistrict_id
+        self.token = token
         self._overrides: dict[int, dict[dt.date, bool]] = {}
         self.unknown_years: set[int] = set()
 
     def _overrides_for(self, year: int) -> dict[dt.date, bool]:
         if year not in self._overrides:
-            from django.db.models import Q
-
-            from .models import CalendarDay
-
-            q = Q(subdistrict__isnull=True)
-            if self.subdistrict_id:
-                q |= Q(subdistrict_id=self.subdistrict_id)
-            rows = CalendarDay.objects.filter(q, date__year=year).order_by("subdistrict_id").values_list(
-                "date", "kind", "subdistrict_id"
-            )
-            days: dict[dt.date, bool] = {}
-            # Global rows first, sub-district rows override them.
-            for date, kind, _sub in sorted(rows, key=lambda r: r[2] is not None):
-                days[date] = kind == "workday"
-            self._overrides[year] = days
+            if not self.token:
+                self._overrides[year] = self._load_overrides(year)
+            else:
+                key = (self.subdistrict_id, self.token, year)
+                days = _shared_overrides.get(key)
+                if days is None:
+                    days = self._load_overrides(year)
+                    if len(_shared_overrides) > 512:
+                        _shared_overrides.clear()
+                    _shared_overrides[key] = days
+                self._overrides[year] = days
         return self._overrides[year]
+
+    def _load_overrides(self, year: int) -> dict[dt.date, bool]:
+        from django.db.models import Q
+
+        from .models import CalendarDay
+
+        q = Q(subdistrict__isnull=True)
+        if self.subdistrict_id:
+            q |= Q(subdistrict_id=self.subdistrict_id)
+        rows = CalendarDay.objects.filter(q, date__year=year).order_by("subdistrict_id").values_list(
+            "date", "kind", "subdistrict_id"
+        )
+        days: dict[dt.date, bool] = {}
+        # Global rows first, sub-district rows override them.
+        for date, kind, _sub in sorted(rows, key=lambda r: r[2] is not None):
+            days[date] = kind == "workday"
+        return days
 
     def year_has_override_data(self, year: int) -> bool:
         return bool(self._overrides_for(year))
@@ -139,6 +155,10 @@ class WorkCalendar:
             years = sorted(self.unknown_years)
             self.unknown_years.clear()
             calendar_year_unknown(years=years, subdistrict_id=self.subdistrict_id)
+
+
+# (sub-district, calendar token, year) → override days; never changed once stored.
+_shared_overrides: dict[tuple, dict[dt.date, bool]] = {}
 
 
 def _delta(a: dt.time, b: dt.time) -> dt.timedelta:

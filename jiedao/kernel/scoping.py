@@ -10,11 +10,13 @@ not found (404).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 
+from django.core.cache import cache
 from django.db import models
 from django.db.models import Q
 
@@ -32,6 +34,7 @@ class Scope:
     grid_ids: set[int] = field(default_factory=set)
     compound_ids: set[int] = field(default_factory=set)
     everything: bool = False  # break-glass superuser from the command line
+    primary_unit_name: str = ""  # the org unit of the first active membership (the audit record's org unit)
 
     def has(self, cap: str) -> bool:
         return self.everything or cap in self.caps
@@ -55,14 +58,54 @@ def user_scope(user) -> Scope:
     elif user.is_superuser:
         scope = Scope(user_id=user.pk, everything=True)
     else:
-        scope = _compute_scope(user)
+        scope = _cached_scope(user)
     user._jiedao_scope = scope
     return scope
 
 
+# The role table is part of every cached scope: a deployment that changes it must not read older scopes.
+_ROLES_DIGEST = hashlib.sha256(repr(sorted((code, str(r.reach), sorted(map(str, r.caps)))
+                                           for code, r in ROLES.items())).encode()).hexdigest()[:12]
+SCOPE_CACHE_SECONDS = 300  # also bounds the life of a scope missed by a write that bypassed scope_changed
+
+
+def _cached_scope(user) -> Scope:
+    """The scope from the cache, keyed by the user's ``scope_token`` (which every change of memberships, grid
+    assignments or the org tree replaces, see ``scope_changed``): a request then costs no query for it."""
+    token = getattr(user, "scope_token", "")
+    if not token:
+        return _compute_scope(user)
+    key = f"jiedao:scope:{_ROLES_DIGEST}:{user.pk}:{token}"
+    scope = cache.get(key)
+    if scope is None:
+        scope = _compute_scope(user)
+        cache.set(key, scope, SCOPE_CACHE_SECONDS)
+    return scope
+
+
+def scope_changed(*, user_ids=None, subdistrict_id: int | None = None) -> None:
+    """What these users (or everyone with a membership in the sub-district) may see has changed: give them new
+    scope tokens, so no process reads a cached scope of theirs again. Part of the caller's transaction."""
+    from .models import Membership, User
+    from .models.org import new_token
+
+    if subdistrict_id is not None:
+        ids = set(Membership.objects.filter(org_unit__subdistrict_id=subdistrict_id).values_list("user_id", flat=True))
+        ids |= set(user_ids or ())
+    else:
+        ids = set(user_ids or ())
+    for pk in ids:  # one token each: a shared one would let two users' old keys collide with each other's
+        User.objects.filter(pk=pk).update(scope_token=new_token())
+
+
 def invalidate_scope(user) -> None:
+    """Forget the scope held on this user object (after changing what they may see, in the same request)."""
     if hasattr(user, "_jiedao_scope"):
         del user._jiedao_scope
+    if getattr(user, "pk", None) and hasattr(user, "scope_token"):
+        from .models import User
+
+        user.scope_token = User.objects.filter(pk=user.pk).values_list("scope_token", flat=True).first() or ""
 
 
 def _compute_scope(user) -> Scope:
@@ -72,7 +115,9 @@ def _compute_scope(user) -> Scope:
     caps: set[str] = set()
     roles: set[str] = set()
     subtree_paths: list[str] = []
-    for m in Membership.objects.filter(user=user, active=True).select_related("org_unit"):
+    for m in Membership.objects.filter(user=user, active=True).select_related("org_unit").order_by("id"):
+        if not scope.primary_unit_name:
+            scope.primary_unit_name = m.org_unit.name
         role = ROLES.get(m.role)
         if role is None:
             continue

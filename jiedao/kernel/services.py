@@ -12,7 +12,7 @@ from .exceptions import DomainError
 from .models import CalendarDay, Membership, OrgUnit, Subdistrict, User
 from .permissions import require_capability
 from .roles import ADMIN_ROLES, ROLES, Cap
-from .scoping import invalidate_scope
+from .scoping import invalidate_scope, scope_changed
 
 
 @transaction.atomic
@@ -31,6 +31,7 @@ def _set_path(unit: OrgUnit) -> None:
     prefix = unit.parent.path if unit.parent_id else "/"
     unit.path = f"{prefix}{unit.pk}/"
     OrgUnit.objects.filter(pk=unit.pk).update(path=unit.path)
+    scope_changed(subdistrict_id=unit.subdistrict_id)  # the path decides subtrees: after it is set
 
 
 @transaction.atomic
@@ -105,6 +106,7 @@ def membership_grant(*, actor, user: User, org_unit: OrgUnit, role: str) -> Memb
 def membership_revoke(*, actor, membership: Membership) -> None:
     require_capability(actor, Cap.USERS_MANAGE, obj=membership)
     Membership.objects.filter(pk=membership.pk).update(active=False)
+    scope_changed(user_ids=[membership.user_id])
     audit_record(actor=actor, action="membership.revoke", obj=membership,
                  subdistrict_id=membership.org_unit.subdistrict_id,
                  changes={"active": [True, False]})

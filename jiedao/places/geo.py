@@ -82,10 +82,16 @@ def build_index(subdistrict_id: int, version: int) -> GridIndex:
     return GridIndex(version, [gid for gid, _ in rows], polygons, STRtree(polygons))
 
 
-def grid_index(subdistrict_id: int) -> GridIndex:
+def _places_version(subdistrict_id: int) -> int:
     from jiedao.kernel.models import Subdistrict
 
-    version = Subdistrict.objects.filter(pk=subdistrict_id).values_list("places_version", flat=True).first() or 0
+    return Subdistrict.objects.filter(pk=subdistrict_id).values_list("places_version", flat=True).first() or 0
+
+
+def grid_index(subdistrict_id: int, version: int | None = None) -> GridIndex:
+    """``version``: the sub-district's ``places_version`` when the caller has loaded the row (saves a query)."""
+    if version is None:
+        version = _places_version(subdistrict_id)
     index = _cache.get(subdistrict_id)
     if index is None or index.version != version:
         with _lock:
@@ -96,5 +102,62 @@ def grid_index(subdistrict_id: int) -> GridIndex:
     return index
 
 
-def grid_for_point(*, subdistrict_id: int, lat: float, lng: float) -> int | None:
-    return grid_index(subdistrict_id).locate(lat, lng)
+def grid_for_point(*, subdistrict_id: int, lat: float, lng: float, version: int | None = None) -> int | None:
+    return grid_index(subdistrict_id, version).locate(lat, lng)
+
+
+# --- the nearest named place (an address for a reported point) -----------------------------------------------
+NEAR_M = 150.0  # farther than this, a place does not describe where the point is
+
+
+@dataclass
+class PlaceIndex:
+    """Buildings and premises of one sub-district as arrays, for "the nearest named place" without a query."""
+
+    version: int
+    lat: np.ndarray
+    lng: np.ndarray
+    labels: list[str]
+
+    def nearest(self, lat: float, lng: float, within_m: float = NEAR_M) -> str:
+        if not self.labels:
+            return ""
+        # Equirectangular distance: exact enough within a few hundred metres, and one vector expression.
+        k = 6_371_000 * np.pi / 180
+        dy = (self.lat - lat) * k
+        dx = (self.lng - lng) * k * np.cos(np.radians(lat))
+        d2 = dx * dx + dy * dy
+        i = int(np.argmin(d2))  # ties: the first in (buildings, then premises) by id
+        return self.labels[i] if d2[i] < within_m * within_m else ""
+
+
+_place_cache: dict[int, PlaceIndex] = {}
+
+
+def build_place_index(subdistrict_id: int, version: int) -> PlaceIndex:
+    from .models import Building, Premises
+
+    lat, lng, labels = [], [], []
+    for model in (Building, Premises):
+        for name, address, la, ln in model.objects.filter(
+                subdistrict_id=subdistrict_id, lat__isnull=False, lng__isnull=False).order_by("id").values_list(
+                "name", "address", "lat", "lng"):
+            lat.append(la)
+            lng.append(ln)
+            labels.append(f"{address}（{name}附近）" if address else f"{name}附近")
+    return PlaceIndex(version, np.array(lat, dtype=float), np.array(lng, dtype=float), labels)
+
+
+def nearest_place_label(*, subdistrict_id: int, lat: float, lng: float, version: int | None = None) -> str:
+    """"<address>（<name>附近）" of the nearest building or premises within ``NEAR_M``, or "". Cached per process
+    like the grid index, keyed by ``places_version`` (bumped by every place write, see places.signals)."""
+    if version is None:
+        version = _places_version(subdistrict_id)
+    index = _place_cache.get(subdistrict_id)
+    if index is None or index.version != version:
+        with _lock:
+            index = _place_cache.get(subdistrict_id)
+            if index is None or index.version != version:
+                index = build_place_index(subdistrict_id, version)
+                _place_cache[subdistrict_id] = index
+    return index.nearest(lat, lng)

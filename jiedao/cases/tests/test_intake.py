@@ -115,6 +115,27 @@ def test_api_create_is_idempotent(cases_town, client_for):
     assert r1.json()["source"] == "grid_worker"
 
 
+def test_api_create_reads_little(cases_town, client_for, django_assert_max_num_queries):
+    """Intake reads its grid, address and calendar from per-process caches and the scope from the cache: a
+    regression guard on the statement count (bench/case_intake.py measures the speed)."""
+    from jiedao.kernel.models import Subdistrict
+    from jiedao.places.services import place_create
+
+    place_create(actor=None, kind="building", subdistrict=cases_town.sub, name="3号楼", lat=31.3351, lng=121.5051,
+                 address="测试路3号")
+    c = client_for(cases_town.users["grid_worker"])
+    body = {"description": "井盖破损", "category_id": cases_town.category.pk, "lat": "31.335", "lng": "121.505"}
+    assert c.post("/api/v1/cases", body).status_code == 201  # warms the caches
+    token = Subdistrict.objects.get(pk=cases_town.sub.pk).calendar_token
+    # session, user, category, sub-district, duplicates, INSERT case, UPDATE number, INSERT event, audit head,
+    # INSERT audit (+ the advisory lock on PostgreSQL, + savepoints of the test's own transaction)
+    with django_assert_max_num_queries(13):
+        r = c.post("/api/v1/cases", body)
+    assert r.status_code == 201 and r.json()["address"] == "测试路3号（3号楼附近）"
+    assert r.json()["grid_id"] == cases_town.grids[0].pk and r.json()["duplicate_candidates"]
+    assert Subdistrict.objects.get(pk=cases_town.sub.pk).calendar_token == token
+
+
 def test_api_transition_and_stale_version(cases_town, client_for):
     t = cases_town
     case = report(t)

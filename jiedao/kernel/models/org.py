@@ -1,8 +1,15 @@
+import secrets
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ..scoping import ScopedQuerySet
+
+
+def new_token() -> str:
+    """A cache-key token (see ``User.scope_token``, ``Subdistrict.calendar_token``)."""
+    return secrets.token_hex(8)
 
 
 class Subdistrict(models.Model):
@@ -15,6 +22,9 @@ class Subdistrict(models.Model):
     centre_lng = models.FloatField(_("中心经度"), default=0)
     # Bumped whenever a grid changes, so every process rebuilds its point → grid index.
     places_version = models.PositiveIntegerField(default=0)
+    # A new random value whenever a holiday/make-up day row that applies here changes: the cache key of the
+    # calendar's override rows (kernel.calendar), so a deadline costs no query.
+    calendar_token = models.CharField(max_length=16, default=new_token, editable=False)
 
     objects = ScopedQuerySet.as_manager()
 

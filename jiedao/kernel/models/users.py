@@ -7,13 +7,16 @@ from django.utils.translation import gettext_lazy as _
 
 from ..roles import ROLE_CHOICES
 from ..scoping import ScopedQuerySet
-from .org import OrgUnit
+from .org import OrgUnit, new_token
 
 
 class User(AbstractUser):
     """Staff account. Scope and capabilities come from memberships, never from flags."""
 
     display_name = models.CharField(_("姓名"), max_length=64, blank=True)
+    # A new random value whenever what the user may see changes (memberships, grids, the org tree): the cache key
+    # of their computed scope (kernel.scoping). Random, not a counter, so a rolled-back change never reuses a key.
+    scope_token = models.CharField(max_length=16, default=new_token, editable=False)
 
     class Meta:
         verbose_name = _("用户")

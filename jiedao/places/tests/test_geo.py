@@ -74,3 +74,26 @@ def test_map_layers_are_geojson_of_the_users_subdistrict(town, other_town, clien
     codes = {f["properties"]["code"] for f in data["grids"]["features"]}
     assert codes == {"T1-1", "T1-2"}
     assert all(shape(f["geometry"]).is_valid for f in data["grids"]["features"])
+
+
+def test_nearest_place_follows_place_writes(town):
+    """The address index is cached per process; a building written through the ORM (signal) bumps
+    places_version, so the next lookup with the fresh sub-district row sees it."""
+    from jiedao.kernel.models import Subdistrict
+    from jiedao.places.geo import nearest_place_label
+    from jiedao.places.services import place_create
+
+    def label(lat, lng):
+        sub = Subdistrict.objects.get(pk=town.sub.pk)
+        return nearest_place_label(subdistrict_id=sub.pk, lat=lat, lng=lng, version=sub.places_version)
+
+    assert label(31.3351, 121.5051) == ""
+    building = place_create(actor=None, kind="building", subdistrict=town.sub, name="3号楼", lat=31.3350,
+                            lng=121.5050, address="测试路3号")
+    assert label(31.3351, 121.5051) == "测试路3号（3号楼附近）"
+    assert label(31.3400, 121.5051) == ""  # 550 m away: not a description of the place
+    building.lat = 31.3400
+    building.save()
+    assert label(31.3401, 121.5051) == "测试路3号（3号楼附近）"
+    building.delete()
+    assert label(31.3401, 121.5051) == ""
