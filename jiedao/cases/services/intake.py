@@ -60,7 +60,7 @@ def duplicate_candidates(*, subdistrict_id, category_id, lat, lng, at, exclude_i
 
 
 _DUPLICATE_SQL = (
-    f"SELECT id, lat, lng FROM {Case._meta.db_table} WHERE subdistrict_id = %s AND category_id = %s"
+    f"SELECT id, lat, lng FROM {Case._meta.db_table} WHERE subdistrict_id = %s AND category_id = %s"  # noqa: S608 (table name from the model)
     " AND reported_at >= %s AND reported_at <= %s AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s"
     " AND state NOT IN (%s, %s) AND id <> %s ORDER BY id"
 )
