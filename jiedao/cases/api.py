@@ -93,9 +93,10 @@ def case_create(request, payload: Form[CaseIn], photos: File[list[UploadedFile]]
     """Report a case (multipart/form-data, 0–6 photos). Send an Idempotency-Key: a retry returns the first case."""
 
     def work():
-        category = (selectors.category_get_visible(user=request.user, category_id=payload.category_id)
-                    if payload.category_id else None)
-        case = case_report(actor=request.user, subdistrict=subdistrict_of(request.user), intake=Intake(
+        subdistrict = subdistrict_of(request.user)
+        category = (selectors.category_get_visible(user=request.user, category_id=payload.category_id,
+                                                   subdistrict=subdistrict) if payload.category_id else None)
+        case = case_report(actor=request.user, subdistrict=subdistrict, intake=Intake(
             source=CaseSource.GRID_WORKER if user_scope(request.user).has("cases.verify") and
             "grid_worker" in user_scope(request.user).roles else CaseSource.STAFF,
             description=payload.description, category=category, lat=payload.lat, lng=payload.lng,

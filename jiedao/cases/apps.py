@@ -11,3 +11,11 @@ class CasesConfig(AppConfig):
 
         register_rule(AlertRule("case.overdue", "案件超期", "critical"))
         register_rule(AlertRule("case.near_deadline", "案件临近时限", "warning"))
+
+        from django.db.models.signals import post_delete, post_save
+
+        from . import signals
+        from .models import CaseCategory
+
+        for signal in (post_save, post_delete):
+            signal.connect(signals.category_changed, sender=CaseCategory, dispatch_uid="cases.category_changed")

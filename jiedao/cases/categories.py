@@ -19,6 +19,7 @@ from django.db import transaction
 from jiedao.kernel.audit import audit_record
 
 from .models import CaseCategory
+from .signals import categories_changed
 
 DATA_FILE = Path(__file__).parent / "data" / "categories.csv"
 FIELDS = ("kind", "major_code", "major_name", "code", "name", "legacy_code", "default_department", "source")
@@ -86,6 +87,7 @@ def categories_load(*, actor, subdistrict, departments: dict[str, object] | None
             legacy_code=row["legacy_code"], default_department=departments.get(row["default_department"]),
             urgent_hours=urgent_hours, normal_days=normal_days, source=row["source"]))
     CaseCategory.objects.bulk_create(leaves)
+    categories_changed(subdistrict_id=subdistrict.pk)  # bulk: no signal
     created += len(leaves)
     audit_record(actor=actor, action="case_category.load", subdistrict_id=subdistrict.pk,
                  object_type="cases.casecategory", changes={"created": [None, created]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.db.models import Q
 from django.utils import timezone
 
@@ -99,8 +101,27 @@ def category_leaves(*, user, q: str = "", kind: str = ""):
     return qs.order_by("kind", "code")
 
 
-def category_get_visible(*, user, category_id: int) -> CaseCategory:
-    category = CaseCategory.objects.visible_to(user).filter(pk=category_id).first()
+def category_get_visible(*, user, category_id: int, subdistrict=None) -> CaseCategory:
+    """With ``subdistrict`` (the row this request loaded), the category comes from the per-process copy of the
+    sub-district's categories (no query); a category of another sub-district is not found either way."""
+    if subdistrict is not None and subdistrict.pk in user_scope(user).subdistrict_ids:
+        category = _categories(subdistrict.pk, subdistrict.categories_token).get(category_id)
+        category = copy.copy(category) if category is not None else None  # the cached one is never handed out
+    else:
+        category = CaseCategory.objects.visible_to(user).filter(pk=category_id).first()
     if category is None:
         raise NotFound("not_found", "案件类别不存在。")
     return category
+
+
+_category_cache: dict[int, tuple[str, dict[int, CaseCategory]]] = {}
+
+
+def _categories(subdistrict_id: int, token: str) -> dict[int, CaseCategory]:
+    """All categories of a sub-district by id, kept per process until its ``categories_token`` changes (every
+    category write renews it, see signals.py). A few hundred rows: one query when the token changes."""
+    held = _category_cache.get(subdistrict_id)
+    if held is None or held[0] != token:
+        held = (token, {c.pk: c for c in CaseCategory.objects.filter(subdistrict_id=subdistrict_id)})
+        _category_cache[subdistrict_id] = held
+    return held[1]

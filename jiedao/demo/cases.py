@@ -16,6 +16,7 @@ from jiedao.cases.categories import categories_load
 from jiedao.cases.models import AlarmSource, CaseCategory, Open311Key
 from jiedao.cases.services import case_transition
 from jiedao.cases.services.intake import Intake, case_report
+from jiedao.cases.signals import categories_changed
 from jiedao.kernel.models import OrgUnit, User
 from jiedao.places.models import Building, Grid
 
@@ -48,6 +49,7 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
     categories_load(actor=None, subdistrict=sub, departments=departments, urgent_hours=4, normal_days=3)
     # Components are repaired by contractors: a longer ordinary deadline.
     CaseCategory.objects.filter(subdistrict=sub, kind="component", is_leaf=True).update(normal_days=5)
+    categories_changed(subdistrict_id=sub.pk)  # bulk: no signal
     AlarmSource.objects.create(subdistrict=sub, code="xueliang-xjw", name="雪亮工程·新江湾城", secret="demo-secret-xueliang",
                                category_map={"garbage": "06010", "parking": "09002", "stall": "09001"})
     Open311Key.objects.create(subdistrict=sub, name="演示客户端", digest=Open311Key.digest_of(OPEN311_DEMO_KEY))

@@ -252,6 +252,7 @@ def load(*, seed: int = 2020, size: DemoSize | None = None, password: str | None
 
     from .cases import load_cases
 
+    sub.refresh_from_db()  # services read the places version and cache tokens from this row
     cases_made = load_cases(sub=sub, units=units, users=users, seed=seed, count=size.cases)
     from jiedao.inspections.services.inspect import check_missed
 

@@ -8,8 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from jiedao.cases.categories import categories_load
 from jiedao.cases.choices import CaseState
-from jiedao.cases.models import AlarmSource, Case, CasePhoto
+from jiedao.cases.models import AlarmSource, Case, CaseCategory, CasePhoto
 from jiedao.cases.services.alarms import sign
 from jiedao.cases.services.intake import compute_deadline
 from jiedao.kernel.exceptions import DomainError
@@ -127,9 +128,9 @@ def test_api_create_reads_little(cases_town, client_for, django_assert_max_num_q
     body = {"description": "井盖破损", "category_id": cases_town.category.pk, "lat": "31.335", "lng": "121.505"}
     assert c.post("/api/v1/cases", body).status_code == 201  # warms the caches
     token = Subdistrict.objects.get(pk=cases_town.sub.pk).calendar_token
-    # session, user, category, sub-district, duplicates, INSERT case, UPDATE number, INSERT event, audit head,
+    # session, user, sub-district, duplicates, INSERT case, UPDATE number, INSERT event, audit head,
     # INSERT audit (+ the advisory lock on PostgreSQL, + savepoints of the test's own transaction)
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(12):
         r = c.post("/api/v1/cases", body)
     assert r.status_code == 201 and r.json()["address"] == "测试路3号（3号楼附近）"
     assert r.json()["grid_id"] == cases_town.grids[0].pk and r.json()["duplicate_candidates"]
@@ -257,3 +258,31 @@ def test_chapter_subtree_and_inspection_finding_are_idempotent(cases_town):
                                               description="湿垃圾混投", lat=31.335, lng=121.505)
     assert created and not created_again and same.pk == case.pk
     assert case.source == "inspection" and case.lead_department_id == t.units["dept"].pk
+
+
+def test_categories_come_from_the_process_copy_until_one_changes(cases_town, other_town):
+    """Intake reads categories from a per-process copy keyed by the sub-district's categories_token; an edit
+    renews the token, and a category of another sub-district is still not found."""
+    from jiedao.cases import selectors
+    from jiedao.kernel.exceptions import NotFound
+    from jiedao.kernel.models import Subdistrict
+
+    user = cases_town.users["grid_worker"]
+
+    def get(pk, sub_pk=cases_town.sub.pk):
+        return selectors.category_get_visible(user=user, category_id=pk, subdistrict=Subdistrict.objects.get(pk=sub_pk))
+
+    assert get(cases_town.category.pk).urgent_hours == 4
+    edited = CaseCategory.objects.get(pk=cases_town.category.pk)
+    edited.urgent_hours = 2
+    edited.save()
+    first = get(cases_town.category.pk)
+    assert first.urgent_hours == 2
+    first.urgent_hours = 99  # a caller's change stays with its copy
+    assert get(cases_town.category.pk).urgent_hours == 2
+    categories_load(actor=None, subdistrict=other_town.sub, departments={}, urgent_hours=4, normal_days=3)
+    foreign = CaseCategory.objects.filter(subdistrict=other_town.sub).first()
+    with pytest.raises(NotFound):
+        get(foreign.pk)
+    with pytest.raises(NotFound):  # asking with the other sub-district's row changes nothing: not in the scope
+        get(foreign.pk, sub_pk=other_town.sub.pk)

@@ -25,6 +25,8 @@ class Subdistrict(models.Model):
     # A new random value whenever a holiday/make-up day row that applies here changes: the cache key of the
     # calendar's override rows (kernel.calendar), so a deadline costs no query.
     calendar_token = models.CharField(max_length=16, default=new_token, editable=False)
+    # Likewise for the case categories (reference data every intake reads; cases.selectors).
+    categories_token = models.CharField(max_length=16, default=new_token, editable=False)
 
     objects = ScopedQuerySet.as_manager()
 
