@@ -31,9 +31,10 @@ class Person(models.Model):
     name = models.CharField(_("姓名"), max_length=64)
     id_number = EncryptedTextField(_("身份证号"), blank=True, default="")
     # Searched together with subdistrict_id through the unique index below; no index of its own (faster imports).
-    id_number_bidx = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # Blind indexes: 32 hex characters, kernel.pii.crypto.BLIND_INDEX_CHARS.
+    id_number_bidx = models.CharField(max_length=32, blank=True, default="", editable=False)
     phone = EncryptedTextField(_("联系电话"), blank=True, default="")
-    phone_bidx = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+    phone_bidx = models.CharField(max_length=32, blank=True, default="", db_index=True, editable=False)
     address = EncryptedTextField(_("详细地址"), blank=True, default="")
     compound = models.ForeignKey("places.Compound", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="people", verbose_name=_("小区"))
