@@ -112,12 +112,19 @@ def _formula_cells(data: bytes) -> set[tuple[int, int]]:
             if not names:
                 return set()
             first = _first_sheet_path(zf) or names[0]
+            # The scan below only reports cells whose content holds "<f"; without one anywhere
+            # in the sheet it cannot find any. So the sheet is first inflated piecewise, looking
+            # for "<f", and a 100,000-row sheet (48 MB of XML) is neither held nor scanned whole.
+            with zf.open(first) as sheet:
+                tail = b""
+                while chunk := sheet.read(1 << 20):
+                    if b"<f" in chunk or b"<f" in tail + chunk[:1]:
+                        break
+                    tail = chunk[-1:]
+                else:
+                    return set()
             raw = zf.read(first)
     except (zipfile.BadZipFile, KeyError):
-        return set()
-    if b"<f" not in raw:
-        # The scan below only reports cells whose content holds "<f"; without one anywhere
-        # in the sheet it cannot find any, and a 100,000-row sheet is spared the regex.
         return set()
     xml = raw.decode("utf-8", "replace")
     out = set()
@@ -484,7 +491,7 @@ def person_import(*, actor, subdistrict, data: bytes, filename: str, commit_vali
     residence = RESIDENCE_BY_LABEL
     dates: dict[str, dt.date] = {}
     errors = report.errors
-    valid_rows = 0
+    rows_total = valid_rows = 0
     batch: list[tuple] = []
     failed = False  # an invalid row: with all or nothing, no more batches are written
 
@@ -511,11 +518,12 @@ def person_import(*, actor, subdistrict, data: bytes, filename: str, commit_vali
                     break
             else:
                 continue
-            report.rows_total += 1
+            rows_total += 1
             row_errors: list[RowError] = []
-            for fcol in formulas_by_row.get(rownum, ()):
-                row_errors.append(RowError(rownum, header[fcol] if fcol < len(header) else "?",
-                                           _("不允许使用公式，请粘贴为数值。")))
+            if formulas_by_row:
+                for fcol in formulas_by_row.get(rownum, ()):
+                    row_errors.append(RowError(rownum, header[fcol] if fcol < len(header) else "?",
+                                               _("不允许使用公式，请粘贴为数值。")))
             if len(row) < need:
                 row = [*row, *([None] * (need - len(row)))]
             name, id_raw, phone_raw, compound_name, address, rtype_raw, date_raw, notes = cells(row)
@@ -578,6 +586,7 @@ def person_import(*, actor, subdistrict, data: bytes, filename: str, commit_vali
             if len(batch) >= writer.batch_rows:
                 hand_over(batch)
                 batch = []
+        report.rows_total = rows_total
         hand_over(batch)
         writer.close()  # the last batches are in; a registered row may have turned up
         errors.extend(RowError(r, "身份证号", _("该身份证号已登记。")) for r in writer.registered)

@@ -9,7 +9,7 @@ index) is there for 商用密码应用安全性评估 (密评).
 from __future__ import annotations
 
 import base64
-import hashlib
+import binascii
 import hmac as std_hmac
 import os
 from dataclasses import dataclass
@@ -78,21 +78,22 @@ def encrypt_many(values: list[str]) -> list[str]:
     tag = CIPHER_TAGS[ring.cipher]
     prefix = f"{tag}${ring.current_id}$"
     if tag == "a":
-        aead = AESGCM(key)
-
-        def seal(nonce: bytes, data: bytes) -> bytes:
-            return aead.encrypt(nonce, data, None)
+        seal = AESGCM(key).encrypt  # (nonce, data, associated data)
     else:
-        def seal(nonce: bytes, data: bytes) -> bytes:
+        def seal(nonce: bytes, data: bytes, _aad: None) -> bytes:
             return _sm4_gcm_encrypt(key, nonce, data)
     nonces = os.urandom(12 * len(values))
+    b64 = binascii.b2a_base64  # base64.b64encode without its Python wrapper
     out = []
-    for k, value in enumerate(values):
-        if not value:
-            out.append(value)
-            continue
-        nonce = nonces[12 * k:12 * k + 12]
-        out.append(prefix + base64.b64encode(nonce + seal(nonce, value.encode("utf-8"))).decode())
+    append = out.append
+    k = 0
+    for value in values:
+        if value:
+            nonce = nonces[k:k + 12]
+            append(prefix + b64(nonce + seal(nonce, value.encode(), None), newline=False).decode("ascii"))
+        else:
+            append(value)
+        k += 12
     return out
 
 
@@ -128,23 +129,16 @@ def blind_indexer(*, chars: int = BLIND_INDEX_CHARS):
     ``chars`` is for migrations only: 64 gives the whole HMAC, the format before people 0005.
     """
     ring = keyring()
-    key = ring.blind_key
-    if ring.blind_hash == "SM3":
-        def index(kind: str, normalised: str) -> str:
-            if not normalised:
-                return ""
-            mac = hmac.HMAC(key, hashes.SM3())
-            mac.update(f"{kind}:{normalised}".encode())
-            return mac.finalize().hex()[:chars]
-    else:
-        keyed = std_hmac.new(key, digestmod=hashlib.sha256)  # the key schedule once; copies are cheap
+    # The keyed state once; a copy per value. cryptography's copy/update/finalize cost about a
+    # third of the standard library's (whose HMAC.copy is Python code).
+    keyed = hmac.HMAC(ring.blind_key, hashes.SM3() if ring.blind_hash == "SM3" else hashes.SHA256())
 
-        def index(kind: str, normalised: str) -> str:
-            if not normalised:
-                return ""
-            mac = keyed.copy()
-            mac.update(f"{kind}:{normalised}".encode())
-            return mac.hexdigest()[:chars]
+    def index(kind: str, normalised: str) -> str:
+        if not normalised:
+            return ""
+        mac = keyed.copy()
+        mac.update(f"{kind}:{normalised}".encode())
+        return mac.finalize().hex()[:chars]
     return index
 
 
