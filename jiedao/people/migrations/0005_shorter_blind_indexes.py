@@ -1,4 +1,5 @@
-"""Blind indexes cut from 64 to 32 hex characters (kernel.pii.crypto.BLIND_INDEX_CHARS).
+"""Blind indexes cut from 64 to 32 hex characters (kernel.pii.crypto.BLIND_INDEX_CHARS);
+phone_bidx keeps one b-tree (PostgreSQL also had a LIKE index on it, which no query uses).
 
 The stored value is the hex of the same HMAC, so forwards is a plain substr of what is
 there. Backwards needs the whole HMAC again: it is recomputed from the decrypted values
@@ -53,6 +54,11 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="person",
             name="phone_bidx",
-            field=models.CharField(blank=True, db_index=True, default="", editable=False, max_length=32),
+            field=models.CharField(blank=True, default="", editable=False, max_length=32),
+        ),
+        # The same b-tree without PostgreSQL's extra varchar_pattern_ops ("_like") index.
+        migrations.AddIndex(
+            model_name="person",
+            index=models.Index(fields=["phone_bidx"], name="person_phone_bidx"),
         ),
     ]

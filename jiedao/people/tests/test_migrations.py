@@ -33,3 +33,13 @@ def test_0005_cuts_blind_indexes_to_32_and_search_still_finds_the_person(transac
     rc = town.users["rc_staff"]
     assert list(person_list(user=rc, q=p1.id_number)) == [p1]
     assert list(person_list(user=rc, q="138 0000 0001")) == [p1]
+
+
+def test_person_has_only_the_indexes_its_queries_use(db):
+    # Every index is written by every imported row: scoping uses compound_id and grid_id, search the
+    # phone blind index, and registration the unique (subdistrict, ID blind index) — nothing else
+    # (no LIKE index on a blind index on PostgreSQL, no single-column subdistrict or ID index).
+    with connection.cursor() as cur:
+        constraints = connection.introspection.get_constraints(cur, "people_person")
+    indexed = sorted(tuple(c["columns"]) for c in constraints.values() if c["index"] and not c["primary_key"])
+    assert indexed == [("compound_id",), ("grid_id",), ("phone_bidx",), ("subdistrict_id", "id_number_bidx")]
