@@ -2,18 +2,17 @@
 
 Default: all or nothing — one bad row and nothing is written. With
 ``commit_valid_rows`` the good rows go in and the report lists the rest.
-The whole file is validated before the first write.
 
-Speed (bench/people_import.py, docs/performance.md): 100,000 rows are a
-normal upload, so the hot path avoids per-row work that does not depend on
-the row: the formula scan is skipped when the sheet has no ``<f`` element,
-ISO dates skip ``strptime``, the blind index and the encryption use a key
-resolved once (each checked against ``crypto`` before use), and the rows are
-written with one prepared INSERT per batch (COPY on PostgreSQL) instead of
-``bulk_create`` compiling 17 parameters per row — values are encrypted once,
-up front, because ``EncryptedTextField.get_prep_value`` would encrypt them
-again. If ``Person`` gains a column this code does not know, or a check
-fails, it falls back to ``bulk_create``.
+Speed (bench/people_import.py, docs/performance.md): 100,000 rows are a normal
+upload. Every row is still validated, but the valid rows are written in batches
+while later rows are validated, inside one transaction that is rolled back if any
+row turns out bad (so all or nothing holds: nothing written stays). The batches go
+to a writer thread: one multi-row INSERT per batch on SQLite, whose work runs
+without the GIL, or COPY on PostgreSQL, whose work runs in the server. Values are
+encrypted once, before the insert (``EncryptedTextField.get_prep_value`` would
+encrypt them again); if ``Person`` gains a column this code does not know, the
+batches go through ``bulk_create`` instead, on the caller's thread. The formula
+scan of the sheet XML runs beside calamine's read; ISO dates skip ``strptime``.
 """
 
 from __future__ import annotations
@@ -247,6 +246,7 @@ _CONSTANT_FIELDS = ("subdistrict_id", "version", "created_at", "updated_at")
 # A valid row is the tuple (spreadsheet row number, *values of _ROW_FIELDS); positions in it:
 _BIDX_AT = 1 + _ROW_FIELDS.index("id_number_bidx")
 _DATE_AT = 1 + _ROW_FIELDS.index("registered_on")
+_NO_COMPOUND = (None, None)  # (compound_id, grid_id) of a row without a compound
 
 
 def _fast_insert_possible() -> bool:
@@ -285,12 +285,13 @@ class _Writer:
     ``stop_on_error`` (all or nothing) nothing more is inserted, only looked up — the
     caller rolls the transaction back.
 
-    Fast path (``_fast_insert_possible``): a background thread, given a cursor made on
-    this thread, encrypts the batch once and writes it with one multi-row INSERT on
-    SQLite (one ``sqlite3_step`` per batch, which runs without the GIL, so SQLite's work
-    overlaps the validation of later rows) or COPY on PostgreSQL (the server works in
-    its own process). The thread is the only user of the connection until ``close()``
-    joins it. Otherwise the jobs run inline through ``bulk_create``.
+    Fast path (``_fast_insert_possible``): ``put`` encrypts the batch and prepares its
+    values; a background thread, given a cursor made on the caller's thread, writes it
+    with one multi-row INSERT on SQLite (one ``sqlite3_step`` per batch, which runs
+    without the GIL, so SQLite's work overlaps the validation of later rows) or COPY on
+    PostgreSQL (the server works in its own process). The thread is the only user of
+    the connection until ``close()`` joins it. Otherwise the jobs run inline through
+    ``bulk_create``.
     """
 
     def __init__(self, *, subdistrict, using: str, rows_hint: int, lookup: bool, stop_on_error: bool):
@@ -459,11 +460,13 @@ class _Writer:
         elif conn.vendor == "sqlite":
             # Straight to sqlite3 with "?" placeholders: Django's wrapper would rewrite the
             # 30,000 "%s" of this statement with a regex on every batch (0.4 s an import).
-            sql = f"INSERT INTO {self._table} ({self._columns}) VALUES {', '.join([self._qmarks] * len(params))}"  # noqa: S608 (model metadata, quoted)
+            values = ", ".join([self._qmarks] * len(params))
+            sql = f"INSERT INTO {self._table} ({self._columns}) VALUES {values}"  # noqa: S608 (model metadata, quoted)
             with conn.wrap_database_errors:
                 sqlite3.Cursor.execute(cursor.cursor, sql, list(chain.from_iterable(params)))
         else:
-            cursor.executemany(f"INSERT INTO {self._table} ({self._columns}) VALUES {self._row_sql}", params)  # noqa: S608
+            sql = f"INSERT INTO {self._table} ({self._columns}) VALUES {self._row_sql}"  # noqa: S608
+            cursor.executemany(sql, params)
 
 
 def person_import(*, actor, subdistrict, data: bytes, filename: str, commit_valid_rows: bool = False) -> ImportReport:
@@ -479,8 +482,8 @@ def person_import(*, actor, subdistrict, data: bytes, filename: str, commit_vali
     require_capability(actor, Cap.PEOPLE_IMPORT)
     header, rows, formulas = read_rows(data, filename)
     col = {name: header.index(name) for name in COLUMNS if name in header}
-    compounds = {c.name: c for c in Compound.objects.visible_to(actor).filter(subdistrict=subdistrict)
-                 .only("id", "name", "grid_id")}
+    compounds = {name: (pk, grid_id) for name, pk, grid_id in Compound.objects.visible_to(actor)
+                 .filter(subdistrict=subdistrict).values_list("name", "id", "grid_id")}
     report = ImportReport()
     today = dt.date.today()
     blind_index = crypto.blind_indexer()  # resolves the keys: fails before reading rows if they are missing
@@ -504,6 +507,7 @@ def person_import(*, actor, subdistrict, data: bytes, filename: str, commit_vali
     else:
         cells = itemgetter(*at)
     residence = RESIDENCE_BY_LABEL
+    parse_id, parse_phone = idnumber.parse, phone_mod.parse
     dates: dict[str, dt.date] = {}
     errors = report.errors
     rows_total = valid_rows = 0
@@ -549,18 +553,18 @@ def person_import(*, actor, subdistrict, data: bytes, filename: str, commit_vali
             info = None
             if id_raw:
                 try:
-                    info = idnumber.parse(id_raw, today=today)
+                    info = parse_id(id_raw, today=today)
                 except idnumber.InvalidIdNumber as exc:
                     row_errors.append(RowError(rownum, "身份证号", str(exc)))
             phone_raw = phone_raw.strip() if phone_raw.__class__ is str else _text(phone_raw)
             phone = ""
             if phone_raw:
                 try:
-                    phone = phone_mod.parse(phone_raw)
+                    phone = parse_phone(phone_raw)
                 except phone_mod.InvalidPhone as exc:
                     row_errors.append(RowError(rownum, "手机号", str(exc)))
             compound_name = compound_name.strip() if compound_name.__class__ is str else _text(compound_name)
-            compound = None
+            compound = _NO_COMPOUND
             if compound_name:
                 compound = compounds.get(compound_name)
                 if compound is None:
@@ -594,9 +598,10 @@ def person_import(*, actor, subdistrict, data: bytes, filename: str, commit_vali
             valid_rows += 1
             batch.append((
                 rownum, name, info.normalised if info else "", bidx, phone,
-                blind_index("phone", phone) if phone else "", _text(address),
-                compound.pk if compound else None, compound.grid_id if compound else None,
-                info.sex if info else "", info.birth_date.year if info else None, rtype, registered_on, _text(notes),
+                blind_index("phone", phone) if phone else "",
+                address.strip() if address.__class__ is str else _text(address),
+                *compound, info.sex if info else "", info.birth_date.year if info else None, rtype, registered_on,
+                notes.strip() if notes.__class__ is str else _text(notes),
             ))
             if len(batch) >= writer.batch_rows:
                 hand_over(batch)
