@@ -386,9 +386,10 @@ class _Writer:
             # row (300,000 for 100,000 rows) all run at COMMIT, about 1.4 s after the last row.
             # Made IMMEDIATE, the same checks run at the end of each batch, while the next rows
             # are validated; DEFERRED again in close().
-            self._deferred_fks = sorted(
-                name for name, c in conn.introspection.get_constraints(cursor, meta.db_table).items()
-                if c["foreign_key"])
+            if conn.in_atomic_block:  # not for lookups alone, outside a transaction
+                self._deferred_fks = sorted(
+                    name for name, c in conn.introspection.get_constraints(cursor, meta.db_table).items()
+                    if c["foreign_key"])
             if self._deferred_fks:
                 cursor.execute(f"SET CONSTRAINTS {', '.join(map(qn, self._deferred_fks))} IMMEDIATE")
         self._lookup_sql = (f"SELECT {qn(meta.get_field('id_number_bidx').column)} FROM {self._table} "  # noqa: S608
@@ -517,6 +518,8 @@ def person_import(*, actor, subdistrict, data: bytes, filename: str, commit_vali
     in_transaction = False
 
     with ExitStack() as stack:
+        stack.callback(writer.close)  # also when no transaction was started (lookups only), or on an error
+
         def hand_over(rows_: list[tuple]) -> None:
             nonlocal in_transaction
             insert = not (failed or writer.failed)
