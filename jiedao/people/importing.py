@@ -344,12 +344,8 @@ class _Writer:
         self._thread.join()
         self._thread = None
         try:
-            if self._exc is None:
-                if self._old_cache is not None:
-                    self._cursor.execute(f"PRAGMA cache_size = {int(self._old_cache)}")
-                if self._deferred_fks:
-                    qn = self.conn.ops.quote_name
-                    self._cursor.execute(f"SET CONSTRAINTS {', '.join(map(qn, self._deferred_fks))} DEFERRED")
+            if self._old_cache is not None and self._exc is None:
+                self._cursor.execute(f"PRAGMA cache_size = {int(self._old_cache)}")
         finally:
             self._cursor.close()
         if self._exc is not None:
@@ -378,20 +374,8 @@ class _Writer:
         self._version = version_field.get_db_prep_save(version_field.get_default(), conn)
         self._dates: dict[dt.date, object] = {}
         self._copy = None
-        self._deferred_fks: list[str] = []
-        if conn.vendor == "postgresql":
-            if hasattr(getattr(cursor, "cursor", None), "copy"):
-                self._copy = cursor.cursor.copy  # psycopg 3: COPY is several times faster than INSERTs
-            # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: left so, the three checks per
-            # row (300,000 for 100,000 rows) all run at COMMIT, about 1.4 s after the last row.
-            # Made IMMEDIATE, the same checks run at the end of each batch, while the next rows
-            # are validated; DEFERRED again in close().
-            if conn.in_atomic_block:  # not for lookups alone, outside a transaction
-                self._deferred_fks = sorted(
-                    name for name, c in conn.introspection.get_constraints(cursor, meta.db_table).items()
-                    if c["foreign_key"])
-            if self._deferred_fks:
-                cursor.execute(f"SET CONSTRAINTS {', '.join(map(qn, self._deferred_fks))} IMMEDIATE")
+        if conn.vendor == "postgresql" and hasattr(getattr(cursor, "cursor", None), "copy"):
+            self._copy = cursor.cursor.copy  # psycopg 3: COPY is several times faster than INSERTs
         self._lookup_sql = (f"SELECT {qn(meta.get_field('id_number_bidx').column)} FROM {self._table} "  # noqa: S608
                             f"WHERE {qn(meta.get_field('subdistrict').column)} = %s AND "
                             f"{qn(meta.get_field('id_number_bidx').column)} IN ")
