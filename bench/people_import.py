@@ -18,7 +18,8 @@ process times:
     The people are deleted and the import is run again (``--import-repeat``, 3);
     the best run counts, and every run is printed.
 
-Goal (issue): the import takes at most 4× the bare read. After the run a sample
+Goal (issue): the import takes at most 4× the bare read (best import over best read; the
+median import over the median read is printed too). After the run a sample
 of the imported rows is read back through the ORM (decrypting ID number, phone
 and address) and compared with the workbook. ``--profile`` prints a cProfile of
 one import.
@@ -32,6 +33,7 @@ import io
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -288,13 +290,15 @@ def main() -> int:
           "(the people deleted between runs; set-up — migrate, grids, compounds — not timed)")
     print()
     print(f"{'database':<18}{'bare read s':>12}{'rows/s':>11}{'import s':>10}{'rows/s':>10}"
-          f"{'import/read':>13}{'goal ≤4×':>10}")
-    ok = True
+          f"{'import/read':>13}{'median/median':>15}{'goal ≤4×':>10}")
     for r in results:
         ratio = r["import_s"] / r["read_s"]
-        ok &= ratio <= GOAL
+        median = statistics.median(r["import_runs"]) / statistics.median(r["reads"])
         print(f"{r['backend']:<18}{r['read_s']:>12.2f}{r['rows'] / r['read_s']:>11,.0f}{r['import_s']:>10.2f}"
-              f"{r['rows'] / r['import_s']:>10,.0f}{ratio:>12.2f}×{'met' if ratio <= GOAL else 'MISSED':>10}")
+              f"{r['rows'] / r['import_s']:>10,.0f}{ratio:>12.2f}×{median:>14.2f}×"
+              f"{'met' if ratio <= GOAL else 'MISSED':>10}")
+    print("(import/read, which the goal is judged on: the best import over the best bare read; median/median, "
+          "for the spread: the median import over the median bare read)")
     print()
     for r in results:
         print(f"{r['backend']}: every import run (s): " + ", ".join(f"{t:.2f}" for t in r["import_runs"])

@@ -31,9 +31,12 @@ class Person(models.Model):
     name = models.CharField(_("姓名"), max_length=64)
     id_number = EncryptedTextField(_("身份证号"), blank=True, default="")
     # Searched together with subdistrict_id through the unique index below; no index of its own (faster imports).
-    id_number_bidx = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # Blind indexes: 32 hex characters, kernel.pii.crypto.BLIND_INDEX_CHARS.
+    id_number_bidx = models.CharField(max_length=32, blank=True, default="", editable=False)
     phone = EncryptedTextField(_("联系电话"), blank=True, default="")
-    phone_bidx = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+    # Indexed by Meta.indexes, not db_index: on PostgreSQL db_index adds a second, varchar_pattern_ops
+    # index for LIKE, which a blind index never serves and every import would write.
+    phone_bidx = models.CharField(max_length=32, blank=True, default="", editable=False)
     address = EncryptedTextField(_("详细地址"), blank=True, default="")
     compound = models.ForeignKey("places.Compound", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="people", verbose_name=_("小区"))
@@ -55,6 +58,7 @@ class Person(models.Model):
         verbose_name_plural = _("人员")
         # Few indexes on purpose: imports write 100,000 rows at a time. compound_id and grid_id (FK indexes)
         # serve scoping; names are searched with icontains, which no b-tree helps.
+        indexes = [models.Index(fields=["phone_bidx"], name="person_phone_bidx")]
         constraints = [
             models.UniqueConstraint(fields=["subdistrict", "id_number_bidx"], condition=~Q(id_number_bidx=""),
                                     name="person_id_number_unique"),
