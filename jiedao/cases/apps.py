@@ -11,3 +11,9 @@ class CasesConfig(AppConfig):
 
         register_rule(AlertRule("case.overdue", "案件超期", "critical"))
         register_rule(AlertRule("case.near_deadline", "案件临近时限", "warning"))
+
+        from jiedao.kernel.services import register_calendar_listener
+
+        from .evaluation.figures import figures_calendar_changed
+
+        register_calendar_listener(figures_calendar_changed)

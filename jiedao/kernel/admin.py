@@ -11,6 +11,7 @@ from django.db import transaction
 from .audit import audit_record
 from .models import CalendarDay, Membership, OrgUnit, Subdistrict, User
 from .scoping import user_scope
+from .services import calendar_days_changed
 
 
 def _admin_site_has_permission(request) -> bool:
@@ -131,3 +132,17 @@ class CalendarDayAdmin(AuditedAdmin):
     capability = "calendar.manage"
     list_display = ("date", "kind", "name", "subdistrict")
     list_filter = ("kind",)
+
+    # Working time changes with these rows: whoever keeps figures computed from it is told (calendar_days_changed).
+    @transaction.atomic
+    def save_model(self, request, obj, form, change):
+        before = CalendarDay.objects.filter(pk=obj.pk).values_list("subdistrict_id", "date").first() if change else None
+        super().save_model(request, obj, form, change)
+        if before:
+            calendar_days_changed(subdistrict_id=before[0], dates=[before[1]])
+        calendar_days_changed(subdistrict_id=obj.subdistrict_id, dates=[obj.date])
+
+    @transaction.atomic
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        calendar_days_changed(subdistrict_id=obj.subdistrict_id, dates=[obj.date])
