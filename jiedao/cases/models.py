@@ -138,7 +138,7 @@ class CaseAssignment(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["subdistrict", "department", "state"]),
-            # 绩效考评 by department reads one month of lead assignments (jiedao/cases/evaluation.py).
+            # 绩效考评 by department reads one month of lead assignments (jiedao/cases/evaluation/live.py).
             models.Index(fields=["dispatched_at"], condition=Q(role="lead"), name="case_assign_lead_dispatched"),
         ]
 
@@ -162,7 +162,7 @@ class CaseEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
-            # 绩效考评 by grid and worker reads the verify events of one month's cases (jiedao/cases/evaluation.py):
+            # 绩效考评 by grid and worker reads the verify events of one month's cases (jiedao/cases/evaluation/live.py):
             # with the time and the verifier in the index, from the index alone.
             models.Index(fields=["case", "created_at", "actor"], condition=Q(action="verify"), name="case_event_verify"),
         ]

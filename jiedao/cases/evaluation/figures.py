@@ -305,6 +305,8 @@ def figures_calendar_changed(*, subdistrict_id: int | None, dates) -> None:
     now = timezone.now()
     department, cases = set(), set()
     for day in dates:
+        if not isinstance(day, dt.date):
+            day = dt.date.fromisoformat(str(day))
         start = dt.datetime.combine(day, dt.time(), tzinfo=SH)
         end = start + dt.timedelta(days=1)
         if start >= now:
