@@ -11,7 +11,6 @@ from django.db import transaction
 from .audit import audit_record
 from .models import CalendarDay, Membership, OrgUnit, Subdistrict, User
 from .scoping import user_scope
-from .services import calendar_days_changed
 
 
 def _admin_site_has_permission(request) -> bool:
@@ -136,6 +135,8 @@ class CalendarDayAdmin(AuditedAdmin):
     # Working time changes with these rows: whoever keeps figures computed from it is told (calendar_days_changed).
     @transaction.atomic
     def save_model(self, request, obj, form, change):
+        from .services import calendar_days_changed
+
         before = CalendarDay.objects.filter(pk=obj.pk).values_list("subdistrict_id", "date").first() if change else None
         super().save_model(request, obj, form, change)
         if before:
@@ -144,5 +145,7 @@ class CalendarDayAdmin(AuditedAdmin):
 
     @transaction.atomic
     def delete_model(self, request, obj):
+        from .services import calendar_days_changed
+
         super().delete_model(request, obj)
         calendar_days_changed(subdistrict_id=obj.subdistrict_id, dates=[obj.date])
