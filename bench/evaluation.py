@@ -25,9 +25,12 @@ pages): the evaluation page and API of the last full month by department, grid a
 console's first page (state=dispatched, one grid, default order: deadline); a case page and its API detail
 (20 different cases). 2 warm-up requests, then ``--runs`` timed ones: p50 and p90; then the 2M/1M ratios and
 pass/fail against the goals (evaluation p50 < 300 ms at 1M and ≤ 1.2× at 2M; pages p50 < 200 ms at 1M).
+The load bypasses the services, so after each size the kept 绩效考评 figures (docs/decisions/0008) are rebuilt from
+the rows, as ``manage.py evaluation_rebuild`` does after a bulk load; that is timed and reported on its own.
 ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of each endpoint; ``--check``
-compares ``evaluation()`` with a straightforward reference implementation (per-row Python over the month's
-rows) on the generated data; ``--deadlines`` times ``check_deadlines()``, which the console runs once a minute
+compares what ``evaluation()`` shows the leader (the kept figures) with a straightforward reference
+implementation (per-row Python over the month's rows) and with the live computation, and every kept counter of
+the month with the live ones; ``--deadlines`` times ``check_deadlines()``, which the console runs once a minute
 in the embedded set-up (excluded from the console's timings).
 """
 
@@ -365,6 +368,22 @@ def generate(target: int, months: int, jobs: int, back_months: int = 0) -> dict:
             "now": p["now"]}
 
 
+def rebuild() -> tuple[float, int]:
+    """The bulk load bypasses the services, so the kept 绩效考评 figures are rebuilt from the rows, as after any
+    bulk load (``manage.py evaluation_rebuild``); timed on its own."""
+    from django.db import connection
+
+    from jiedao.cases.evaluation.figures import figures_rebuild
+
+    t0 = time.perf_counter()
+    months = figures_rebuild()
+    seconds = time.perf_counter() - t0
+    with connection.cursor() as cur:
+        cur.execute("VACUUM (ANALYZE) cases_evaluationfigure")
+    connection.close()  # measure() starts from a fresh server process anyway
+    return seconds, months
+
+
 def targets(now) -> dict:
     """What the measured requests look at: the last full month, the busiest grid, 20 cases of that month."""
     import datetime as dt
@@ -608,18 +627,26 @@ def reference(*, user, month: str, by: str) -> list[dict]:
 
 
 def check(t) -> bool:
-    from jiedao.cases.evaluation import evaluation
+    """What the leader is shown (the kept figures) against the per-row reference and the live computation; and
+    every kept counter of the month against the live ones."""
+    import datetime as dt
+
+    from jiedao.cases.evaluation import evaluation, figures_live
+    from jiedao.cases.evaluation.figures import figures_check
 
     ok = True
     for by in ("department", "grid", "worker"):
         t0 = time.perf_counter()
         ref = reference(user=t["leader"], month=t["month"], by=by)
         ref_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        live = [r.as_dict() for r in figures_live(user=t["leader"], month=t["month"], by=by)]
+        live_s = time.perf_counter() - t0
         got = [r.as_dict() for r in evaluation(user=t["leader"], month=t["month"], by=by)]
-        same = got == ref
+        same = got == ref and got == live
         ok &= same
-        log(f"  check by={by}: {'same figures' if same else 'DIFFERENT'} as the reference ({len(ref)} rows; "
-            f"reference {ref_s:.1f} s)")
+        log(f"  check by={by}: kept figures {'the same' if same else 'DIFFERENT'} as the reference and the live "
+            f"computation ({len(ref)} rows; reference {ref_s:.1f} s, live {live_s * 1000:.0f} ms)")
         if not same:
             for a, b in zip(got, ref, strict=False):
                 if a != b:
@@ -627,7 +654,15 @@ def check(t) -> bool:
                     break
             if len(got) != len(ref):
                 log(f"    {len(got)} rows against {len(ref)}")
-    return ok
+    y, m = (int(x) for x in t["month"].split("-"))
+    t0 = time.perf_counter()
+    problems = figures_check(months=[dt.date(y, m, 1)])
+    log(f"  check of every kept counter of {t['month']} (evaluation_rebuild --check): "
+        f"{'same as the live ones' if not problems else f'{len(problems)} DIFFERENT'} "
+        f"({time.perf_counter() - t0:.1f} s)")
+    for p in problems[:5]:
+        log(f"    {p}")
+    return ok and not problems
 
 
 GOALS = {True: ("p50 < 300 ms (1M), 2M ≤ 1.2×", 300.0, 1.2), False: ("p50 < 200 ms (1M)", 200.0, None)}
@@ -695,6 +730,9 @@ def main() -> int:
         log(f"{size:,} cases: generated {g['made']:,} in {g['generate_s']:.0f} s, vacuum/analyze {g['vacuum_s']:.0f} s; "
             f"rows: {g['counts']['cases_case']:,} cases, {g['counts']['cases_caseassignment']:,} assignments, "
             f"{g['counts']['cases_caseevent']:,} events")
+        g["rebuild_s"], g["rebuild_months"] = rebuild()
+        log(f"  kept figures rebuilt from the rows (evaluation_rebuild): {g['rebuild_months']} months in "
+            f"{g['rebuild_s']:.1f} s")
         if args.generate_only:
             continue
         t = targets(g["now"])
@@ -703,13 +741,21 @@ def main() -> int:
             f"load average {os.getloadavg()[0]:.2f}")
         report[size] = {"gen": g, "targets": t, "results": measure(t, args.runs, args.explain, args.passes)}
         if args.check:
-            check(t)
+            report[size]["checked"] = check(t)
         if args.deadlines and i == 0:
             d = deadline_check()
             report[size]["deadlines"] = d
             log(f"  check_deadlines(): {d['first'][0]:.1f} s the first time {d['first'][1]}, "
                 f"{d['again'][0]:.1f} s again {d['again'][1]}")
     ok = print_table(report, sizes, args.shape) if report else True
+    if report:
+        print("kept figures rebuilt after each load: " + "; ".join(
+            f"{size / 1e6:g}M: {r['gen']['rebuild_months']} months in {r['gen']['rebuild_s']:.1f} s"
+            for size, r in report.items()))
+    if args.check:
+        checked = all(r["checked"] for r in report.values())
+        print(f"--check: {'kept figures equal the reference and the live computation' if checked else 'DIFFERENCES'}")
+        ok &= checked
     log(f"total {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
 

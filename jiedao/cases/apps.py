@@ -19,3 +19,9 @@ class CasesConfig(AppConfig):
 
         for signal in (post_save, post_delete):
             signal.connect(signals.category_changed, sender=CaseCategory, dispatch_uid="cases.category_changed")
+
+        from jiedao.kernel.services import register_calendar_listener
+
+        from .evaluation.figures import figures_calendar_changed
+
+        register_calendar_listener(figures_calendar_changed)

@@ -138,7 +138,7 @@ class CaseAssignment(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["subdistrict", "department", "state"]),
-            # 绩效考评 by department reads one month of lead assignments (jiedao/cases/evaluation.py).
+            # 绩效考评 by department reads one month of lead assignments (jiedao/cases/evaluation/live.py).
             models.Index(fields=["dispatched_at"], condition=Q(role="lead"), name="case_assign_lead_dispatched"),
         ]
 
@@ -162,7 +162,7 @@ class CaseEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
-            # 绩效考评 by grid and worker reads the verify events of one month's cases (jiedao/cases/evaluation.py):
+            # 绩效考评 by grid and worker reads the verify events of one month's cases (jiedao/cases/evaluation/live.py):
             # with the time and the verifier in the index, from the index alone.
             models.Index(fields=["case", "created_at", "actor"], condition=Q(action="verify"), name="case_event_verify"),
         ]
@@ -238,3 +238,37 @@ class Open311Key(models.Model):
         if not scope.has("config.manage"):
             return None
         return Q(subdistrict_id__in=scope.subdistrict_ids)
+
+
+class EvaluationFigure(models.Model):
+    """绩效考评 kept incrementally (GOV-4): the counters of one sub-district, month, dimension and key.
+
+    Written only by ``jiedao.cases.evaluation.figures`` (in the transaction of each case write, and by the
+    rebuild); read by ``evaluation()`` for users who see whole sub-districts. ``key`` is the department, grid or
+    user id, 0 for "none" (a case without grid or reporter): a plain unique constraint then covers every row.
+    docs/decisions/0008-evaluation-aggregates.md.
+    """
+
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()  # the first day of the month, local time (Asia/Shanghai)
+    dimension = models.CharField(max_length=16)  # department, grid, worker
+    key = models.BigIntegerField()
+    reported = models.IntegerField(default=0)
+    registered = models.IntegerField(default=0)
+    dispatched = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)
+    closed_on_time = models.IntegerField(default=0)
+    reworked = models.IntegerField(default=0)
+    returned = models.IntegerField(default=0)
+    postponed = models.IntegerField(default=0)
+    verified = models.IntegerField(default=0)
+    verified_on_time = models.IntegerField(default=0)
+    handling_us = models.BigIntegerField(default=0)  # working time from accept to feedback, microseconds, summed
+    handling_count = models.IntegerField(default=0)
+    satisfaction_total = models.IntegerField(default=0)
+    satisfaction_count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subdistrict", "month", "dimension", "key"],
+                                               name="evaluation_figure_unique")]
+        indexes = [models.Index(fields=["month", "dimension"], name="evaluation_figure_month")]

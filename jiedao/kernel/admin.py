@@ -132,3 +132,21 @@ class CalendarDayAdmin(AuditedAdmin):
     capability = "calendar.manage"
     list_display = ("date", "kind", "name", "subdistrict")
     list_filter = ("kind",)
+
+    # Working time changes with these rows: whoever keeps figures computed from it is told (calendar_days_changed).
+    @transaction.atomic
+    def save_model(self, request, obj, form, change):
+        from .services import calendar_days_changed
+
+        before = CalendarDay.objects.filter(pk=obj.pk).values_list("subdistrict_id", "date").first() if change else None
+        super().save_model(request, obj, form, change)
+        if before:
+            calendar_days_changed(subdistrict_id=before[0], dates=[before[1]])
+        calendar_days_changed(subdistrict_id=obj.subdistrict_id, dates=[obj.date])
+
+    @transaction.atomic
+    def delete_model(self, request, obj):
+        from .services import calendar_days_changed
+
+        super().delete_model(request, obj)
+        calendar_days_changed(subdistrict_id=obj.subdistrict_id, dates=[obj.date])

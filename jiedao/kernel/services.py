@@ -112,6 +112,22 @@ def membership_revoke(*, actor, membership: Membership) -> None:
                  changes={"active": [True, False]})
 
 
+_calendar_listeners: list = []
+
+
+def register_calendar_listener(fn) -> None:
+    """An app whose stored figures depend on working time (cases: 绩效考评) registers here, in its
+    ``AppConfig.ready()``, to be told in the same transaction which days of the calendar changed."""
+    if fn not in _calendar_listeners:
+        _calendar_listeners.append(fn)
+
+
+def calendar_days_changed(*, subdistrict_id: int | None, dates) -> None:
+    """Every writer of CalendarDay calls this (the service below and the admin), after its audit record."""
+    for fn in _calendar_listeners:
+        fn(subdistrict_id=subdistrict_id, dates=sorted(set(dates)))
+
+
 @transaction.atomic
 def calendar_day_set(*, actor, date, kind: str, name: str = "", subdistrict: Subdistrict | None = None) -> CalendarDay:
     """Enter a holiday or make-up workday (e.g. next year's schedule, published each autumn)."""
@@ -123,4 +139,5 @@ def calendar_day_set(*, actor, date, kind: str, name: str = "", subdistrict: Sub
     audit_record(actor=actor, action="calendar_day.set", obj=day,
                  subdistrict_id=subdistrict.pk if subdistrict else None,
                  changes={"date": [None, str(date)], "kind": [None, kind], "name": [None, name]})
+    calendar_days_changed(subdistrict_id=subdistrict.pk if subdistrict else None, dates=[day.date])
     return day

@@ -21,6 +21,7 @@ from jiedao.places.geo import grid_for_point, nearest_place_label
 
 from ..choices import CaseSource, CaseState, PhotoStage, Urgency
 from ..error_codes import CaseErrorCode
+from ..evaluation.figures import figures_case_reported
 from ..models import Case, CaseCategory, CaseEvent
 from .photos import check_photos, photos_store
 
@@ -167,6 +168,7 @@ def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now
     audit_record(actor=actor, action="case.report", obj=case, changes={
         "source": [None, intake.source], "category": [None, case.category_id], "grid": [None, grid_id],
         "reporter_phone": [None, mask_phone(case.reporter_phone)]})
+    figures_case_reported(case)  # 绩效考评 kept incrementally (GOV-4)
     return case
 
 

@@ -19,6 +19,7 @@ from jiedao.kernel.scoping import user_scope
 from .. import workflow
 from ..choices import AssignmentRole, AssignmentState, CaseState, PhotoStage, Urgency
 from ..error_codes import CaseErrorCode
+from ..evaluation.figures import figures_track
 from ..models import Case, CaseAssignment, CaseCategory, CaseEvent
 from ..workflow import Action
 from .intake import compute_deadline
@@ -265,6 +266,7 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
     if not system:
         require_capability(actor, rule.capability, obj=locked)
     checked = check_photos(photos)
+    tracked = figures_track(locked)  # 绩效考评: the case's share of the kept figures, before the change
     outcome = HANDLERS[rule.action](actor, locked, comment, data)
     target = None if outcome.keep_state else rule.target
     from_state = locked.state
@@ -289,6 +291,7 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
         changes[key] = [str(before.get(key)) if before.get(key) is not None else None,
                         str(after) if after is not None else None]
     audit_record(actor=actor, action=f"case.{rule.action}", obj=locked, reason=(comment or "")[:500], changes=changes)
+    tracked.apply(locked)
     if outcome.notify:
         users, title = outcome.notify
         notify(users=users, title=title, body=(comment or "")[:200], url=f"/cases/{locked.pk}/")

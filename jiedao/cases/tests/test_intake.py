@@ -129,8 +129,8 @@ def test_api_create_reads_little(cases_town, client_for, django_assert_max_num_q
     assert c.post("/api/v1/cases", body).status_code == 201  # warms the caches
     token = Subdistrict.objects.get(pk=cases_town.sub.pk).calendar_token
     # session, user, sub-district, duplicates, INSERT case, UPDATE number, INSERT event, audit head,
-    # INSERT audit (+ the advisory lock on PostgreSQL, + savepoints of the test's own transaction)
-    with django_assert_max_num_queries(12):
+    # INSERT audit, the evaluation figures (+ the advisory lock on PostgreSQL, + savepoints of the test's own transaction)
+    with django_assert_max_num_queries(13):
         r = c.post("/api/v1/cases", body)
     assert r.status_code == 201 and r.json()["address"] == "测试路3号（3号楼附近）"
     assert r.json()["grid_id"] == cases_town.grids[0].pk and r.json()["duplicate_candidates"]

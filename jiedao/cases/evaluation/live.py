@@ -1,4 +1,6 @@
-"""绩效考评 (GOV-4): per department, grid and worker, per month. Formulas are in docs/cases.md.
+"""绩效考评 (GOV-4) computed from the rows: per department, grid and worker, per month. Formulas are in
+docs/cases.md. This is the reference: ``figures.py`` keeps the same counters incrementally, rebuilds them with
+``tally()`` and checks them against it; ``evaluation()`` (``__init__``) uses this path for narrow scopes.
 
 Every figure is aggregated in the database: one grouped query per dimension (two for grid and worker: the
 cases, then their verify events), so the database returns one row per department, grid or worker, never one
@@ -21,19 +23,24 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Count, F, FloatField, Func, Q, Sum, Value
-from django.db.models.functions import Greatest
+from django.db.models import BigIntegerField, Count, F, FloatField, Func, Q, Sum, Value
+from django.db.models.functions import Cast, Greatest, Round
 from django.db.models.lookups import LessThanOrEqual
 
 from jiedao.kernel.calendar import WorkCalendar, office_hours
 from jiedao.kernel.models import OrgUnit
 from jiedao.kernel.scoping import user_scope
 
-from .choices import AssignmentRole, AssignmentState, CaseState
-from .models import Case, CaseAssignment, CaseEvent
+from ..choices import AssignmentRole, AssignmentState, CaseState
+from ..models import Case, CaseAssignment, CaseEvent
 
 SH = ZoneInfo("Asia/Shanghai")
 DIMENSIONS = ("department", "grid", "worker")
+US_PER_HOUR = 3_600_000_000
+# The counters of a Row (and of an EvaluationFigure row): everything the rates are computed from.
+COUNTERS = ("reported", "registered", "dispatched", "closed", "closed_on_time", "reworked", "returned", "postponed",
+            "verified", "verified_on_time", "handling_us", "handling_count", "satisfaction_total",
+            "satisfaction_count")
 
 
 @dataclass
@@ -50,7 +57,7 @@ class Row:
     postponed: int = 0
     verified: int = 0
     verified_on_time: int = 0
-    handling_hours_total: float = 0.0  # working hours from the department's accept to its feedback, summed
+    handling_us: int = 0  # working time from the department's accept to its feedback, microseconds, summed
     handling_count: int = 0
     satisfaction_total: int = 0  # follow-up ratings of the reporters (1–5), summed
     satisfaction_count: int = 0
@@ -85,7 +92,7 @@ class Row:
 
     @property
     def mean_handling_hours(self):
-        return round(self.handling_hours_total / self.handling_count, 1) if self.handling_count else None
+        return round(self.handling_us / US_PER_HOUR / self.handling_count, 1) if self.handling_count else None
 
     def as_dict(self) -> dict:
         return {
@@ -347,23 +354,39 @@ def _month_plans():
             apply({k: before[k] for k in change})
 
 
-def evaluation(*, user, month: str, by: str) -> list[Row]:
-    """Figures of one month, grouped ``by`` department, grid or worker, over cases the user can see."""
-    if by not in DIMENSIONS:
-        raise ValueError(by)
+def figures_live(*, user, month: str, by: str) -> list[Row]:
+    """Figures of one month, grouped ``by`` department, grid or worker, over cases the user can see, computed
+    from the rows (the reference the kept aggregates are checked against)."""
     if connection.vendor != "postgresql":
-        return _figures(user=user, month=month, by=by)
+        return finish(_figures(user=user, month=month, by=by), by)
     with _month_plans():
-        return _figures(user=user, month=month, by=by)
+        return finish(_figures(user=user, month=month, by=by), by)
 
 
-def _figures(*, user, month: str, by: str) -> list[Row]:
+def tally(*, subdistrict_id: int, month: str, by: str) -> dict[int | None, Row]:
+    """The counters of one sub-district's month (no labels): what ``evaluation_rebuild`` stores."""
+    cases = Case.objects.filter(subdistrict_id=subdistrict_id)
+    if connection.vendor != "postgresql":
+        return _tally(Q(case__subdistrict_id=subdistrict_id), cases, month, by)
+    with _month_plans():
+        return _tally(Q(case__subdistrict_id=subdistrict_id), cases, month, by)
+
+
+def _figures(*, user, month: str, by: str) -> dict[int | None, Row]:
+    scope = _through_case(user, "case")
+    if scope is None:
+        return {}
+    return _tally(scope, Case.objects.visible_to(user), month, by)
+
+
+def _tally(scope: Q, cases, month: str, by: str) -> dict[int | None, Row]:
+    """``scope``: the condition on the case joined from an assignment or event; ``cases``: the visible cases."""
     start, end = month_bounds(month)
     rows: dict[int | None, Row] = {}
 
-    def row(key, label):
+    def row(key):
         if key not in rows:
-            rows[key] = Row(key, label or "（未指定）")
+            rows[key] = Row(key, "")
         return rows[key]
 
     in_sql = connection.vendor == "postgresql"
@@ -374,9 +397,6 @@ def _figures(*, user, month: str, by: str) -> list[Row]:
                          (calendars[0], *sorted(calendars[1].values(), key=id)))
 
     if by == "department":
-        scope = _through_case(user, "case")
-        if scope is None:
-            return []
         lead = CaseAssignment.objects.filter(scope, role=AssignmentRole.LEAD, dispatched_at__gte=start,
                                              dispatched_at__lt=end)
         closed = Q(case__state=CaseState.CLOSED, case__closed_at__isnull=False)
@@ -394,28 +414,29 @@ def _figures(*, user, month: str, by: str) -> list[Row]:
             "handling_count": Count("id", filter=timed),
         }
         if in_sql:
-            figures["handling_seconds"] = Sum(_office_seconds_between(
-                "accepted_at", "feedback_at", "case__subdistrict_id", calendars, window), filter=timed)
-        found = list(lead.values("department_id").annotate(**figures).order_by())
-        names = dict(OrgUnit.objects.filter(pk__in=[a["department_id"] for a in found]).values_list("id", "name"))
-        for a in found:
-            r = row(a["department_id"], names.get(a["department_id"], ""))
+            # Rounded to whole microseconds row by row (the timestamps' resolution), as the kept aggregates add
+            # them, so both sum the same integers.
+            figures["handling_us"] = Sum(Cast(Round(_office_seconds_between(
+                "accepted_at", "feedback_at", "case__subdistrict_id", calendars, window) * Value(1e6)),
+                BigIntegerField()), filter=timed)
+        for a in lead.values("department_id").annotate(**figures).order_by():
+            r = row(a["department_id"])
             for name in ("dispatched", "reworked", "returned", "postponed", "closed", "closed_on_time",
                          "satisfaction_count", "handling_count"):
                 setattr(r, name, a[name])
             r.satisfaction_total = a["satisfaction_total"] or 0
             if in_sql:
-                r.handling_hours_total = float(a["handling_seconds"] or 0) / 3600
+                r.handling_us = int(a["handling_us"] or 0)
         if not in_sql:
             cals: dict[int, WorkCalendar] = {}
             for dept, sub, accepted, feedback in lead.filter(timed).values_list(
                     "department_id", "case__subdistrict_id", "accepted_at", "feedback_at"):
                 cal = cals.setdefault(sub, WorkCalendar(sub))
-                rows[dept].handling_hours_total += cal.working_hours_between(accepted, feedback)
-        return sorted(rows.values(), key=lambda r: (-r.dispatched, r.label))
+                rows[dept].handling_us += round(cal.working_hours_between(accepted, feedback) * US_PER_HOUR)
+        return rows
 
     key = {"grid": "grid_id", "worker": "reporter_id"}[by]
-    month_cases = Case.objects.visible_to(user).filter(reported_at__gte=start, reported_at__lt=end)
+    month_cases = cases.filter(reported_at__gte=start, reported_at__lt=end)
     counts = list(month_cases.values(key).annotate(
         reported=Count("*"),
         registered=Count("id", filter=Q(registered_at__isnull=False)),
@@ -428,9 +449,8 @@ def _figures(*, user, month: str, by: str) -> list[Row]:
         satisfaction_total=Sum("satisfaction"),
         satisfaction_count=Count("satisfaction"),
     ).order_by())
-    labels = _labels(by, [c[key] for c in counts])
     for c in counts:
-        r = row(c[key], labels.get(c[key], ""))
+        r = row(c[key])
         for name in ("reported", "registered", "dispatched", "closed", "closed_on_time", "reworked", "returned",
                      "postponed", "satisfaction_count"):
             setattr(r, name, c[name])
@@ -439,7 +459,6 @@ def _figures(*, user, month: str, by: str) -> list[Row]:
     # Verification on time: from the last feedback (the case's handled_at) to the verify event, in working hours.
     # By worker, verification counts for the worker who verified (they may have reported nothing this month);
     # such a row is labelled with the worker's name.
-    scope = _through_case(user, "case")
     verify = CaseEvent.objects.filter(scope, action="verify", case__reported_at__gte=start,
                                       case__reported_at__lt=end)
     group = "actor_id" if by == "worker" else f"case__{key}"
@@ -451,23 +470,40 @@ def _figures(*, user, month: str, by: str) -> list[Row]:
             verified=Count("case"), on_time=Count("case", filter=Q(Q(case__handled_at__isnull=False), within))
         ).order_by()]
     else:
-        tally: dict = {}
+        seen: dict = {}
         cals = {}
         for k, sub, handled, created in verify.values_list(group, "case__subdistrict_id", "case__handled_at",
                                                            "created_at"):
-            t = tally.setdefault(k, [0, 0])
+            t = seen.setdefault(k, [0, 0])
             t[0] += 1
             if handled:
                 cal = cals.setdefault(sub, WorkCalendar(sub))
                 t[1] += cal.working_hours_between(handled, created) <= VERIFY_HOURS
-        verified = [(k, n, on_time) for k, (n, on_time) in tally.items()]
-    new = [k for k, _n, _t in verified if k not in rows]
-    names = _labels("verifier", new) if by == "worker" and new else {}
+        verified = [(k, n, on_time) for k, (n, on_time) in seen.items()]
     for k, n, on_time in verified:
-        r = row(k, names.get(k, ""))
+        r = row(k)
         r.verified += n
         r.verified_on_time += on_time
-    return sorted(rows.values(), key=lambda r: (-r.reported, r.label))
+    return rows
+
+
+def finish(rows: dict[int | None, Row], by: str) -> list[Row]:
+    """Labels and order: the same for figures computed from the rows and for the kept aggregates."""
+    if by == "department":
+        names = dict(OrgUnit.objects.filter(pk__in=[k for k in rows if k is not None]).values_list("id", "name"))
+        labels = {k: names.get(k, "") for k in rows}
+        count = "dispatched"
+    else:
+        # A row with cases reported is labelled as its grid or reporter; a worker who only verified this month's
+        # cases, with their name as the timeline shows it.
+        labels = _labels(by, [k for k, r in rows.items() if r.reported])
+        if by == "worker":
+            labels |= _labels("verifier", [k for k, r in rows.items() if not r.reported])
+        count = "reported"
+    for k, r in rows.items():
+        r.label = labels.get(k) or "（未指定）"
+    # The key breaks ties (two rows with the same count and label), so the order never depends on the plan.
+    return sorted(rows.values(), key=lambda r: (-getattr(r, count), r.label, r.key is not None, r.key or 0))
 
 
 def _labels(kind: str, keys) -> dict:
