@@ -27,7 +27,8 @@ _MATCH = re.compile(r"GB/T 47678\.5-2026 ([=≈]) (\d{5})")
 
 
 def build_data_file(src: Path, dst: Path = DATA_FILE) -> dict:
-    rows = list(csv.DictReader(src.open(encoding="utf-8")))
+    with src.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     current = [r for r in rows if len(r["minor_code"]) == 5]
     legacy = [r for r in rows if len(r["minor_code"]) == 4]
     legacy_for: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -59,7 +60,8 @@ def build_data_file(src: Path, dst: Path = DATA_FILE) -> dict:
 
 
 def data_rows() -> list[dict]:
-    return list(csv.DictReader(DATA_FILE.open(encoding="utf-8")))
+    with DATA_FILE.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 @transaction.atomic
