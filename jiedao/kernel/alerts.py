@@ -43,12 +43,17 @@ def alert_raise(**kwargs) -> Alert:
     return alert_raise_once(**kwargs)[0]
 
 
+def alert_dedup_key(*, rule: str, subject_type: str, subject_id: str, subdistrict_id: int | None) -> str:
+    """What makes two alerts the same alert (at most one unresolved per key)."""
+    return f"{rule}:{subject_type}:{subject_id}:{subdistrict_id or ''}"
+
+
 def alert_raise_once(
     *, rule: str, subject_type: str, subject_id: str, message: str, subdistrict_id: int | None,
     severity: str | None = None, subject_repr: str = "", audience: str = "alerts.view",
 ) -> tuple[Alert, bool]:
     """Like alert_raise, and says whether this call raised it."""
-    key = f"{rule}:{subject_type}:{subject_id}:{subdistrict_id or ''}"
+    key = alert_dedup_key(rule=rule, subject_type=subject_type, subject_id=subject_id, subdistrict_id=subdistrict_id)
     existing = Alert.objects.filter(dedup_key=key).exclude(state=AlertState.RESOLVED).first()
     if existing:
         return existing, False

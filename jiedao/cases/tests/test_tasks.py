@@ -25,6 +25,19 @@ def test_overdue_and_near_deadline_cases_raise_one_alert_each(cases_town):
     assert cases_check_deadlines.apply().get() == {"overdue": 0, "near_deadline": 0}  # the Celery task runs eagerly
 
 
+def test_a_repeated_check_reads_the_open_alerts_once_per_batch(cases_town, django_assert_max_num_queries):
+    """Cases that already have their alert cost nothing per case: one query for the batch's open alerts."""
+    t = cases_town
+    cases = [report(t, lat=31.3300 + i * 0.0007, lng=121.5010, description=f"占道{i}") for i in range(12)]
+    now = timezone.now()
+    Case.objects.filter(pk__in=[c.pk for c in cases]).update(deadline_at=now - dt.timedelta(hours=1))
+    assert check_deadlines(now=now)["overdue"] == 12
+    with django_assert_max_num_queries(4):  # per rule: the cases, their open alerts
+        assert check_deadlines(now=now) == {"overdue": 0, "near_deadline": 0}
+    Alert.objects.filter(subject_id=str(cases[0].pk)).update(state="resolved")
+    assert check_deadlines(now=now)["overdue"] == 1  # a resolved alert is raised again while still overdue
+
+
 def test_closing_resolves_the_case_alerts(cases_town):
     from jiedao.cases.tests.test_workflow import drive_to
 
