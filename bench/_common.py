@@ -146,3 +146,25 @@ def timer(result: dict, key: str):
     t0 = time.perf_counter()
     yield
     result[key] = time.perf_counter() - t0
+
+
+def idle_share(seconds: float = 1.0) -> float:
+    """Share of the machine's CPU time left idle over ``seconds`` (the machine may be shared with other work)."""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+
+    i0, t0 = read()
+    time.sleep(seconds)
+    i1, t1 = read()
+    return (i1 - i0) / max(t1 - t0, 1)
+
+
+def wait_for_quiet(max_s: float = 20, idle: float = 0.75) -> float:
+    """Wait (up to ``max_s``) until at least ``idle`` of the CPU is free; return the idle share last seen."""
+    waited, share = 0.0, idle_share()
+    while share < idle and waited < max_s:
+        share = idle_share(2.0)
+        waited += 2.0
+    return share

@@ -264,27 +264,6 @@ end
 '''
 
 
-def idle_share(seconds: float = 1.0) -> float:
-    """Share of the machine's CPU left idle over ``seconds`` (the machine may be shared with other work)."""
-    def read():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return v[3] + v[4], sum(v)
-
-    i0, t0 = read()
-    time.sleep(seconds)
-    i1, t1 = read()
-    return (i1 - i0) / max(t1 - t0, 1)
-
-
-def wait_for_quiet(max_s: float = 20, idle: float = 0.75) -> float:
-    waited, share = 0.0, idle_share()
-    while share < idle and waited < max_s:
-        share = idle_share(2.0)
-        waited += 2.0
-    return share
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -551,7 +530,7 @@ def bench_backend(kind: str, args, tmp: Path) -> dict:
         runs = {"bare": [], "intake": []}
         idle = []
         for _ in range(args.rounds):
-            idle.append(wait_for_quiet())
+            idle.append(_common.wait_for_quiet())
             runs["bare"].append(wrk(b.base, "/api/bench/bare-insert", lua, args.duration, args.connections,
                                     args.threads))
             runs["intake"].append(wrk(b.base, "/api/v1/cases", lua, args.duration, args.connections, args.threads))

@@ -431,28 +431,6 @@ def endpoints(t) -> list[tuple[str, str, object, bool]]:
     return out
 
 
-def _idle_share(seconds: float = 1.0) -> float:
-    """Share of the machine's CPU time left idle over ``seconds`` (others' load, while this process waits)."""
-    def read():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return v[3] + v[4], sum(v)
-
-    i0, t0 = read()
-    time.sleep(seconds)
-    i1, t1 = read()
-    return (i1 - i0) / max(t1 - t0, 1)
-
-
-def wait_for_quiet(max_s: float = 30, idle: float = 0.75) -> float:
-    """The machine may be shared: wait (up to ``max_s``) until at least ``idle`` of the CPU is free."""
-    waited, share = 0.0, _idle_share()
-    while share < idle and waited < max_s:
-        share = _idle_share(2.0)
-        waited += 2.0
-    return share
-
-
 def measure(t, runs: int, explain: bool, passes: int = 4) -> dict:
     """Timed requests in ``passes`` rounds over all endpoints (each waits for a quiet machine first), so a burst
     of someone else's load hits one round, not one endpoint."""
@@ -495,7 +473,7 @@ def measure(t, runs: int, explain: bool, passes: int = 4) -> dict:
     per_pass = math.ceil(runs / passes)
     idle = []
     for p in range(passes):
-        idle.append(wait_for_quiet())
+        idle.append(_common.wait_for_quiet(max_s=30))
         for label, url, user, _is_eval in endpoints(t):
             times = [get(label, url, user, 2 + p * per_pass + i)[0] for i in range(per_pass)]
             results[label]["times"] += times

@@ -94,7 +94,7 @@ def scope_changed(*, user_ids=None, subdistrict_id: int | None = None) -> None:
         ids |= set(user_ids or ())
     else:
         ids = set(user_ids or ())
-    for pk in ids:  # one token each: a shared one would let two users' old keys collide with each other's
+    for pk in ids:  # a token of its own for each user (org-tree changes are rare; the loop is cheap)
         User.objects.filter(pk=pk).update(scope_token=new_token())
 
 

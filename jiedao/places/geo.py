@@ -90,15 +90,20 @@ def _places_version(subdistrict_id: int) -> int:
 
 def grid_index(subdistrict_id: int, version: int | None = None) -> GridIndex:
     """``version``: the sub-district's ``places_version`` when the caller has loaded the row (saves a query)."""
+    return _cached(_cache, build_index, subdistrict_id, version)
+
+
+def _cached(cache: dict, build, subdistrict_id: int, version: int | None):
+    """The sub-district's index from ``cache``, (re)built by ``build`` when ``places_version`` moved on."""
     if version is None:
         version = _places_version(subdistrict_id)
-    index = _cache.get(subdistrict_id)
+    index = cache.get(subdistrict_id)
     if index is None or index.version != version:
         with _lock:
-            index = _cache.get(subdistrict_id)
+            index = cache.get(subdistrict_id)
             if index is None or index.version != version:
-                index = build_index(subdistrict_id, version)
-                _cache[subdistrict_id] = index
+                index = build(subdistrict_id, version)
+                cache[subdistrict_id] = index
     return index
 
 
@@ -151,13 +156,4 @@ def build_place_index(subdistrict_id: int, version: int) -> PlaceIndex:
 def nearest_place_label(*, subdistrict_id: int, lat: float, lng: float, version: int | None = None) -> str:
     """"<address>（<name>附近）" of the nearest building or premises within ``NEAR_M``, or "". Cached per process
     like the grid index, keyed by ``places_version`` (bumped by every place write, see places.signals)."""
-    if version is None:
-        version = _places_version(subdistrict_id)
-    index = _place_cache.get(subdistrict_id)
-    if index is None or index.version != version:
-        with _lock:
-            index = _place_cache.get(subdistrict_id)
-            if index is None or index.version != version:
-                index = build_place_index(subdistrict_id, version)
-                _place_cache[subdistrict_id] = index
-    return index.nearest(lat, lng)
+    return _cached(_place_cache, build_place_index, subdistrict_id, version).nearest(lat, lng)
