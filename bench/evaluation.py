@@ -108,13 +108,12 @@ FROM chained c;
 """
 
 CASES_SQL = """
-INSERT INTO cases_case (id, subdistrict_id, number, source, external_id, category_id, title, description, address,
+INSERT INTO cases_case (id, subdistrict_id, source, external_id, category_id, title, description, address,
     lat, lng, grid_id, urgency, state, version, reporter_id, reporter_name, reporter_phone, public_token,
     lead_department_id, deadline_at, reported_at, registered_at, dispatched_at, handled_at, verified_at, closed_at,
     supervision_level, postpone_requested_until, postponed, rework_count, return_count, duplicate_of_id,
     duplicate_candidates, satisfaction, follow_up_note)
-SELECT s.id, %(sub)s, to_char(s.rep AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || lpad(s.id::text, 7, '0'),
-    s.source, CASE WHEN s.source IN ('hotline', 'sensor') THEN 'B' || s.id ELSE '' END, s.category_id,
+SELECT s.id, %(sub)s, s.source, CASE WHEN s.source IN ('hotline', 'sensor') THEN 'B' || s.id ELSE '' END, s.category_id,
     '巡查发现的问题 ' || s.id, '人行道上有暴露垃圾，影响通行（批量生成的测试案件）', '淞沪路' || (s.id %% 900) || '号',
     s.glat + (s.r7 - 0.5) * 0.002, s.glng + (s.r8 - 0.5) * 0.002, s.grid_id,
     CASE WHEN s.r11 < 0.1 THEN 'urgent' ELSE 'normal' END,

@@ -7,8 +7,10 @@ from django.utils.translation import gettext_lazy as _
 
 from jiedao.kernel.pii.fields import EncryptedTextField
 from jiedao.kernel.scoping import ScopedQuerySet
+from jiedao.places.cells import GeoCell
 
 from .choices import AssignmentRole, AssignmentState, CaseSource, CaseState, CategoryKind, PhotoStage, Urgency
+from .numbering import CaseNumber
 
 
 class CaseCategory(models.Model):
@@ -49,7 +51,10 @@ class CaseCategory(models.Model):
 
 class Case(models.Model):
     subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+")
-    number = models.CharField(_("案件编号"), max_length=32, blank=True, db_index=True)
+    # YYYYMMDD (local date of the report) + the id, at least 6 digits. The database computes it in the INSERT and
+    # hands it back with the id (RETURNING), so intake needs no second statement to write it.
+    number = models.GeneratedField(expression=CaseNumber(), output_field=models.CharField(max_length=32),
+                                   db_persist=True, db_index=True, verbose_name=_("案件编号"))
     source = models.CharField(_("来源"), max_length=16, choices=CaseSource.choices)
     external_id = models.CharField(_("外部编号"), max_length=64, blank=True)  # 12345 工单号, alarm id…
     category = models.ForeignKey(CaseCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
@@ -59,6 +64,8 @@ class Case(models.Model):
     address = models.CharField(_("地址"), max_length=200, blank=True)
     lat = models.FloatField(_("纬度"), null=True, blank=True)
     lng = models.FloatField(_("经度"), null=True, blank=True)
+    # The ~100 m cell of the point (jiedao/places/cells.py): the duplicate check reads a few cells, not a category.
+    cell = models.GeneratedField(expression=GeoCell(), output_field=models.BigIntegerField(null=True), db_persist=True)
     grid = models.ForeignKey("places.Grid", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
     urgency = models.CharField(_("紧急程度"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
     state = models.CharField(_("状态"), max_length=16, choices=CaseState.choices, default=CaseState.REPORTED,
@@ -98,7 +105,8 @@ class Case(models.Model):
             models.Index(fields=["subdistrict", "state", "deadline_at"]),
             models.Index(fields=["subdistrict", "grid", "state"]),
             models.Index(fields=["subdistrict", "reported_at"]),
-            models.Index(fields=["subdistrict", "category", "reported_at"]),
+            # The duplicate check (services/intake.py): same category, the cells around the point, the time window.
+            models.Index(fields=["subdistrict", "category", "cell", "reported_at"], name="case_duplicate_probe"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["subdistrict", "source", "external_id"], condition=~Q(external_id=""),

@@ -13,6 +13,7 @@ import hmac
 import json
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
@@ -21,6 +22,7 @@ from django.utils import timezone
 from . import context
 from .models import AuditRecord
 from .models.audit import AuditOutcome
+from .rows import row_insert
 
 _ADVISORY_LOCK_ID = 0x4A494544  # "JIED"
 
@@ -147,14 +149,27 @@ def audit_record(
         values["actor_username"] = username[:150]
     # Inside the caller's transaction no savepoint: the record commits or rolls back with the change it records.
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
-        last = AuditRecord.objects.order_by("-seq").values("seq", "mac").first()
-        values["seq"] = (last["seq"] + 1) if last else 1
-        values["prev_mac"] = last["mac"] if last else ""
+        values["seq"], values["prev_mac"] = _chain_head()
         values["mac"] = compute_mac(values)
-        return AuditRecord.objects.create(**values)
+        return row_insert(AuditRecord(**values))
+
+
+def _chain_head() -> tuple[int, str]:
+    """The next ``seq`` and the MAC to chain onto, with the append lock held until the transaction ends."""
+    head = f"SELECT seq, mac FROM {connection.ops.quote_name(AuditRecord._meta.db_table)} ORDER BY seq DESC LIMIT 1"  # noqa: S608
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql" and isinstance(cur.cursor, psycopg.ClientCursor):
+            # The lock and the read in one round trip (Django's default client-side binding sends both as one
+            # simple query). Under READ COMMITTED each statement of it takes its own snapshot, so the read sees
+            # every record committed by the writer we waited for (tests/journeys/test_concurrency.py).
+            cur.execute(f"SELECT pg_advisory_xact_lock(%s); {head}", [_ADVISORY_LOCK_ID])
+            cur.nextset()
+        else:
+            if connection.vendor == "postgresql":
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
+            cur.execute(head)  # SQLite: BEGIN IMMEDIATE already made this the only writer
+        row = cur.fetchone()
+    return (row[0] + 1, row[1]) if row else (1, "")
 
 
 @dataclass(frozen=True)

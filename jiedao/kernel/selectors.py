@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from .exceptions import DomainError, NotFound
 from .models import Alert, AuditRecord, OrgUnit, Subdistrict
+from .rows import row_get
 from .scoping import user_scope
 
 
@@ -16,7 +17,12 @@ def subdistrict_of(user) -> Subdistrict:
     ids = sorted(user_scope(user).subdistrict_ids)
     if not ids:
         raise DomainError("no_subdistrict", _("您不属于任何街道。"), status=403)
-    return Subdistrict.objects.visible_to(user).get(pk=ids[0])
+    # The id comes from the user's own scope, so no further filter is needed; every API write starts here, and
+    # the row is read fresh each time because its tokens key the per-process caches (decision 0009).
+    subdistrict = row_get(Subdistrict, ids[0])
+    if subdistrict is None:
+        raise Subdistrict.DoesNotExist
+    return subdistrict
 
 
 def org_unit_list(*, user, kind: str = ""):

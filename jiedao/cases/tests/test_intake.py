@@ -286,3 +286,40 @@ def test_categories_come_from_the_process_copy_until_one_changes(cases_town, oth
         get(foreign.pk)
     with pytest.raises(NotFound):  # asking with the other sub-district's row changes nothing: not in the scope
         get(foreign.pk, sub_pk=other_town.sub.pk)
+
+
+def test_the_database_numbers_a_case_in_the_insert_by_local_date_and_id(cases_town):
+    from jiedao.cases.numbering import case_number
+
+    late = report(cases_town)  # reported now; the number comes back with the id (no second statement)
+    Case.objects.filter(pk=late.pk).update(reported_at=dt.datetime(2026, 11, 26, 23, 30, tzinfo=SH))
+    late.refresh_from_db()
+    assert late.number == f"20261126{late.pk:06d}" == case_number(reported_at=late.reported_at, pk=late.pk)
+    fresh = report(cases_town)
+    assert fresh.number == Case.objects.get(pk=fresh.pk).number == case_number(reported_at=fresh.reported_at,
+                                                                                pk=fresh.pk)
+    # Just after local midnight is the next day; an id of more than six digits is kept whole.
+    Case.objects.filter(pk=late.pk).update(reported_at=dt.datetime(2026, 11, 26, 16, 1, tzinfo=dt.UTC))
+    assert Case.objects.get(pk=late.pk).number == f"20261127{late.pk:06d}"
+    assert case_number(reported_at=dt.datetime(2026, 1, 2, tzinfo=SH), pk=12_345_678) == "2026010212345678"
+
+
+def test_the_stored_cell_is_the_one_python_computes(cases_town):
+    from jiedao.places.cells import cell_of, cells_in_box
+
+    points = [(31.3349995, 121.5049995), (31.335, 121.505), (-33.8688, 151.2093), (40.7128, -74.006), (0.0, -0.0004)]
+    for lat, lng in points:
+        case = report(cases_town, lat=lat, lng=lng)
+        assert Case.objects.get(pk=case.pk).cell == cell_of(lat, lng)
+        assert cell_of(lat, lng) in cells_in_box(lat - 1e-4, lat + 1e-4, lng - 1e-4, lng + 1e-4)
+    assert Case.objects.get(pk=report(cases_town, lat=None, lng=None).pk).cell is None
+
+
+def test_a_duplicate_across_a_cell_edge_is_found(cases_town):
+    from jiedao.places.cells import cell_of
+
+    t = cases_town
+    first = report(t, lat=31.33499, lng=121.50499)  # on either side of the corner at 31.335 N, 121.505 E
+    second = report(t, lat=31.33501, lng=121.50501)
+    assert Case.objects.get(pk=first.pk).cell != Case.objects.get(pk=second.pk).cell == cell_of(31.33501, 121.50501)
+    assert second.duplicate_candidates == [first.pk]
