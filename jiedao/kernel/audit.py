@@ -13,7 +13,6 @@ import hmac
 import json
 from dataclasses import dataclass
 
-import psycopg
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
@@ -22,7 +21,7 @@ from django.utils import timezone
 from . import context
 from .models import AuditRecord
 from .models.audit import AuditOutcome
-from .rows import row_insert
+from .rows import Batch, row_insert
 
 _ADVISORY_LOCK_ID = 0x4A494544  # "JIED"
 
@@ -125,51 +124,47 @@ def audit_record(
     object_type: str = "",
     object_id: str = "",
     username: str = "",
+    batch: Batch | None = None,
 ) -> AuditRecord:
+    """Append one record. ``batch``: the caller's other writes of this transaction, sent in the same round trip
+    as the chain-head read (kernel.rows.Batch); ``obj`` is described after they ran, so it may be one of them."""
     ctx = context.current()
-    described = _describe(obj)
-    if subdistrict_id is None and obj is not None:
-        subdistrict_id = getattr(obj, "subdistrict_id", None)
-    values = {
-        **_actor_fields(actor),
-        "created_at": timezone.now(),
-        "subdistrict_id": subdistrict_id,
-        "action": action,
-        "object_type": object_type or described.type,
-        "object_id": object_id or described.id,
-        "object_repr": described.repr,
-        "outcome": str(outcome),
-        "reason": reason or "",
-        "changes": changes or {},
-        "request_id": ctx.request_id,
-        "ip": ctx.ip,
-        "user_agent": ctx.user_agent[:255],
-    }
-    if username and not values["actor_username"]:
-        values["actor_username"] = username[:150]
     # Inside the caller's transaction no savepoint: the record commits or rolls back with the change it records.
     with transaction.atomic(savepoint=False):
-        values["seq"], values["prev_mac"] = _chain_head()
+        batch = batch or Batch()
+        head: list = []
+        if connection.vendor == "postgresql":
+            batch.add("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])  # SQLite: BEGIN IMMEDIATE did it
+        batch.add(_HEAD_SQL.format(table=connection.ops.quote_name(AuditRecord._meta.db_table)), (), head.extend)
+        batch.run()
+        # Under READ COMMITTED the head read has its own snapshot, taken after the lock was granted: it sees
+        # every record of the writer we waited for (tests/journeys/test_concurrency.py).
+        described = _describe(obj)
+        if subdistrict_id is None and obj is not None:
+            subdistrict_id = getattr(obj, "subdistrict_id", None)
+        values = {
+            **_actor_fields(actor),
+            "created_at": timezone.now(),
+            "subdistrict_id": subdistrict_id,
+            "action": action,
+            "object_type": object_type or described.type,
+            "object_id": object_id or described.id,
+            "object_repr": described.repr,
+            "outcome": str(outcome),
+            "reason": reason or "",
+            "changes": changes or {},
+            "request_id": ctx.request_id,
+            "ip": ctx.ip,
+            "user_agent": ctx.user_agent[:255],
+        }
+        if username and not values["actor_username"]:
+            values["actor_username"] = username[:150]
+        values["seq"], values["prev_mac"] = (head[0][0] + 1, head[0][1]) if head else (1, "")
         values["mac"] = compute_mac(values)
         return row_insert(AuditRecord(**values))
 
 
-def _chain_head() -> tuple[int, str]:
-    """The next ``seq`` and the MAC to chain onto, with the append lock held until the transaction ends."""
-    head = f"SELECT seq, mac FROM {connection.ops.quote_name(AuditRecord._meta.db_table)} ORDER BY seq DESC LIMIT 1"  # noqa: S608
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql" and isinstance(cur.cursor, psycopg.ClientCursor):
-            # The lock and the read in one round trip (Django's default client-side binding sends both as one
-            # simple query). Under READ COMMITTED each statement of it takes its own snapshot, so the read sees
-            # every record committed by the writer we waited for (tests/journeys/test_concurrency.py).
-            cur.execute(f"SELECT pg_advisory_xact_lock(%s); {head}", [_ADVISORY_LOCK_ID])
-            cur.nextset()
-        else:
-            if connection.vendor == "postgresql":
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
-            cur.execute(head)  # SQLite: BEGIN IMMEDIATE already made this the only writer
-        row = cur.fetchone()
-    return (row[0] + 1, row[1]) if row else (1, "")
+_HEAD_SQL = "SELECT seq, mac FROM {table} ORDER BY seq DESC LIMIT 1"
 
 
 @dataclass(frozen=True)

@@ -42,21 +42,125 @@ def _convert(values, converters, connection) -> list:
     return result
 
 
-def _insert_plan(model: type[Model], connection):
-    key = ("insert", model)
+def _insert_plan(model: type[Model], connection, *, with_pk: bool):
+    key = ("insert", model, with_pk)
     plans = _plans(connection)
     if key not in plans:
         meta = model._meta
         if meta.parents:
             raise TypeError(f"row_insert: {meta.label} inherits from another model")
-        fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
-        returning = list(meta.db_returning_fields)
+        fields = [f for f in meta.local_concrete_fields
+                  if not f.generated and (with_pk or f is not meta.auto_field)]
+        returning = [f for f in meta.db_returning_fields if not (with_pk and f is meta.auto_field)]
         qn = connection.ops.quote_name
         sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608 (names from _meta)
                f"VALUES ({', '.join(['%s'] * len(fields))})")
-        returning_sql, _ = connection.ops.return_insert_columns(returning)
-        plans[key] = (f"{sql} {returning_sql}", fields, returning, _converters(returning, connection))
+        if returning:
+            sql += " " + connection.ops.return_insert_columns(returning)[0]
+        plans[key] = (sql, fields, returning, _converters(returning, connection))
     return plans[key]
+
+
+def _insert_statement(obj: Model, connection, using: str):
+    """The INSERT of ``obj`` and a function that takes its RETURNING rows and completes ``obj``."""
+    model = type(obj)
+    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+        raise TypeError(f"row_insert: {model._meta.label} has save signal receivers; use save()")
+    if not obj._state.adding:
+        raise ValueError("row_insert: the instance is already in the database")
+    sql, fields, returning, converters = _insert_plan(model, connection, with_pk=obj.pk is not None)
+    params = []
+    for field in fields:
+        value = field.pre_save(obj, add=True)
+        if hasattr(value, "resolve_expression"):
+            raise TypeError(f"row_insert: {field.name} holds an expression; use save()")
+        params.append(field.get_db_prep_save(value, connection=connection))
+
+    def complete(rows):
+        if returning:
+            for field, value in zip(returning, _convert(rows[0], converters, connection), strict=True):
+                setattr(obj, field.attname, value)
+        obj._state.adding = False
+        obj._state.db = using
+
+    complete.returns_rows = bool(returning)
+    return sql, params, complete
+
+
+def row_insert(obj: Model, *, using: str | None = None) -> Model:
+    """INSERT ``obj`` (a new instance; its id may be pre-allocated, see ``Batch.allocate_id``) and set its id and
+    database-computed fields, as ``obj.save(force_insert=True)`` would."""
+    using = using or router.db_for_write(type(obj), instance=obj)
+    connection = connections[using]
+    sql, params, complete = _insert_statement(obj, connection, using)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        complete(cur.fetchall() if complete.returns_rows else None)
+    return obj
+
+
+class Batch:
+    """Statements whose results are not needed before the last of them: on PostgreSQL sent in one round trip.
+
+    Django's default client-side binding (psycopg's ClientCursor) sends a statement list as one simple query; each
+    statement runs in order with its own snapshot (READ COMMITTED), a failing one aborts the rest and the
+    transaction, as it would one by one. Every other setup (SQLite, where a "round trip" is a function call, or
+    server-side binding) runs them one by one. A statement's ``on_result`` receives its rows during ``run()``.
+    """
+
+    def __init__(self, using: str = "default"):
+        self.using = using
+        self.connection = connections[using]
+        self.items: list[tuple[str, list, object]] = []
+
+    @property
+    def one_trip(self) -> bool:
+        # Django's psycopg 3 backend uses a ClientCursor unless OPTIONS["server_side_binding"] is set.
+        options = self.connection.settings_dict.get("OPTIONS") or {}
+        return self.connection.vendor == "postgresql" and options.get("server_side_binding") is not True
+
+    def add(self, sql: str, params=(), on_result=None) -> None:
+        """``on_result``, if given, gets the statement's rows: give it only for a statement that returns some."""
+        self.items.append((sql, list(params), on_result))
+
+    def insert(self, obj: Model) -> None:
+        """INSERT ``obj``; its id and computed fields are set by ``run()`` (pre-allocate the id if a later
+        statement of the batch refers to it)."""
+        sql, params, complete = _insert_statement(obj, self.connection, self.using)
+        if complete.returns_rows:
+            self.add(sql, params, complete)
+        else:
+            self.add(sql, params)
+            complete(None)  # nothing to wait for: the instance is complete once the batch ran without error
+
+    def allocate_id(self, obj: Model) -> bool:
+        """Reserve ``obj``'s id from its sequence in this batch (PostgreSQL only), so that statements of a later
+        batch can refer to it before it is inserted. False where ids are only known after the INSERT."""
+        if not self.one_trip:
+            return False
+        pk = obj._meta.pk
+        self.add("SELECT nextval(pg_get_serial_sequence(%s, %s))", [obj._meta.db_table, pk.column],
+                 lambda rows: setattr(obj, pk.attname, rows[0][0]))
+        return True
+
+    def run(self) -> None:
+        items, self.items = self.items, []
+        if not items:
+            return
+        with self.connection.cursor() as wrapper:
+            raw = wrapper.cursor  # results are read from psycopg's cursor: the wrapper only adds a lookup per call
+            if len(items) > 1 and self.one_trip:
+                wrapper.execute("; ".join(sql for sql, _, _ in items), [p for _, params, _ in items for p in params])
+                for i, (_, _, on_result) in enumerate(items):
+                    if i:
+                        raw.nextset()
+                    if on_result:
+                        on_result(raw.fetchall())
+                return
+            for sql, params, on_result in items:
+                wrapper.execute(sql, params)
+                if on_result:
+                    on_result(raw.fetchall())
 
 
 def _select_plan(model: type[Model], connection):
@@ -70,33 +174,6 @@ def _select_plan(model: type[Model], connection):
                f"WHERE {qn(meta.pk.column)} = %s")
         plans[key] = (sql, [f.attname for f in fields], _converters(fields, connection))
     return plans[key]
-
-
-def row_insert(obj: Model, *, using: str | None = None) -> Model:
-    """INSERT ``obj`` (a new instance with no id yet) and set its id and database-computed fields, as
-    ``obj.save(force_insert=True)`` would."""
-    model = type(obj)
-    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
-        raise TypeError(f"row_insert: {model._meta.label} has save signal receivers; use save()")
-    if obj.pk is not None and model._meta.auto_field is not None:
-        raise ValueError("row_insert: the instance already has an id")
-    using = using or router.db_for_write(model, instance=obj)
-    connection = connections[using]
-    sql, fields, returning, converters = _insert_plan(model, connection)
-    params = []
-    for field in fields:
-        value = field.pre_save(obj, add=True)
-        if hasattr(value, "resolve_expression"):
-            raise TypeError(f"row_insert: {field.name} holds an expression; use save()")
-        params.append(field.get_db_prep_save(value, connection=connection))
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        row = cur.fetchone()
-    for field, value in zip(returning, _convert(row, converters, connection), strict=True):
-        setattr(obj, field.attname, value)
-    obj._state.adding = False
-    obj._state.db = using
-    return obj
 
 
 def row_get(model: type[Model], pk, *, using: str | None = None) -> Model | None:

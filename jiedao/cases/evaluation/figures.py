@@ -128,9 +128,9 @@ def _difference(after: dict[Cell, dict[str, int]], before: dict[Cell, dict[str, 
     return out
 
 
-def figures_add(*, subdistrict_id: int, delta: dict[Cell, dict[str, int]]) -> None:
+def figures_add(*, subdistrict_id: int, delta: dict[Cell, dict[str, int]], batch=None) -> None:
     """Add ``delta`` to the kept figures: one statement for all its rows, in a fixed order (so two writers lock
-    shared rows in the same order)."""
+    shared rows in the same order). With ``batch`` (kernel.rows.Batch) the statement goes with the caller's."""
     cells = sorted(cell for cell, d in delta.items() if any(d.values()))
     if not cells:
         return
@@ -148,13 +148,16 @@ def figures_add(*, subdistrict_id: int, delta: dict[Cell, dict[str, int]]) -> No
         d = delta[(dimension, month, key)]
         params += [subdistrict_id, connection.ops.adapt_datefield_value(month), dimension, key,
                    *(d[name] for name in COUNTERS)]
+    if batch is not None:
+        batch.add(sql, params)
+        return
     with connection.cursor() as cur:
         cur.execute(sql, params)
 
 
-def figures_case_reported(case: Case) -> None:
+def figures_case_reported(case: Case, *, batch=None) -> None:
     """Intake: a new case adds itself (no assignments, no events yet, so nothing to read)."""
-    figures_add(subdistrict_id=case.subdistrict_id, delta=contribution(case, (), (), None))
+    figures_add(subdistrict_id=case.subdistrict_id, delta=contribution(case, (), (), None), batch=batch)
 
 
 class Tracked:
