@@ -323,3 +323,19 @@ def test_a_duplicate_across_a_cell_edge_is_found(cases_town):
     second = report(t, lat=31.33501, lng=121.50501)
     assert Case.objects.get(pk=first.pk).cell != Case.objects.get(pk=second.pk).cell == cell_of(31.33501, 121.50501)
     assert second.duplicate_candidates == [first.pk]
+
+
+def test_on_postgresql_an_intake_takes_three_round_trips(cases_town):
+    """The reads (duplicates, the new id) in one, every write with the audit chain head in one, the audit record
+    in one (kernel.rows.Batch); the commit is the fourth. A regression guard for bench/case_intake.py."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("statement batching is PostgreSQL's")
+    report(cases_town)  # warm the per-process caches (grid index, calendar, categories)
+    with CaptureQueriesContext(connection) as queries:
+        case = report(cases_town, lat=31.3351, lng=121.5051)
+    trips = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]  # the test's
+    assert len(trips) == 3, [sql[:80] for sql in trips]
+    assert case.duplicate_candidates and case.number.endswith(f"{case.pk:06d}")

@@ -6,7 +6,7 @@ import pytest
 from django.db.models import signals
 
 from jiedao.kernel.models import AuditRecord, Subdistrict
-from jiedao.kernel.rows import row_get, row_insert
+from jiedao.kernel.rows import Batch, row_get, row_insert
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +52,56 @@ def test_row_insert_refuses_what_it_cannot_do_like_save():
             row_insert(AuditRecord(seq=1, created_at=dt.datetime.now(dt.UTC), action="x", mac="m"))
     finally:
         signals.post_save.disconnect(receiver, sender=AuditRecord)
+
+
+def test_a_batch_runs_its_statements_in_order_and_hands_each_its_rows():
+    from django.db import connection
+
+    sub = Subdistrict.objects.create(code="310110996", name="测试街道四")
+    seen = {}
+    batch = Batch()
+    record = AuditRecord(seq=10**9 + 7, created_at=dt.datetime.now(dt.UTC), subdistrict=sub, action="test.batch",
+                         mac="m")
+    allocated = batch.allocate_id(record)
+    assert allocated == (connection.vendor == "postgresql")  # ids are known before the INSERT on PostgreSQL only
+    batch.add("SELECT code FROM kernel_subdistrict WHERE id = %s", [sub.pk], lambda rows: seen.update(first=rows))
+    batch.run()
+    batch.insert(record)
+    batch.add("SELECT action FROM kernel_auditrecord WHERE seq = %s", [10**9 + 7],
+              lambda rows: seen.update(after=rows))  # sees the INSERT before it in the same batch
+    batch.run()
+    assert seen == {"first": [("310110996",)], "after": [("test.batch",)]}
+    assert record.pk and AuditRecord.objects.get(pk=record.pk).action == "test.batch"
+
+
+def test_a_failing_statement_stops_the_batch_and_fails_the_transaction():
+    from django.db import IntegrityError, transaction
+
+    at = dt.datetime.now(dt.UTC)
+    AuditRecord.objects.create(seq=10**9 + 8, created_at=at, action="test.first", mac="m")
+    after = []
+    with pytest.raises(IntegrityError), transaction.atomic():
+        batch = Batch()
+        batch.insert(AuditRecord(seq=10**9 + 9, created_at=at, action="test.ok", mac="m"))
+        batch.insert(AuditRecord(seq=10**9 + 8, created_at=at, action="test.clash", mac="m"))  # seq is unique
+        batch.add("SELECT 1", (), after.extend)
+        batch.run()
+    assert after == []
+    assert not AuditRecord.objects.filter(action__in=["test.ok", "test.clash"]).exists()
+
+
+def test_the_server_processes_collect_garbage_less_often_unless_told_not_to(monkeypatch):
+    import gc
+
+    from jiedao.kernel.serving import tune_gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc("default")
+        assert gc.get_threshold() == before
+        monkeypatch.setenv("JIEDAO_GC_THRESHOLD", "40000,15,50")
+        tune_gc()
+        assert gc.get_threshold() == (40000, 15, 50) and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
