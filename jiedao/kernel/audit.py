@@ -133,8 +133,11 @@ def audit_record(
     with transaction.atomic(savepoint=False):
         batch = batch or Batch()
         head: list = []
-        if connection.vendor == "postgresql":
-            batch.add("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])  # SQLite: BEGIN IMMEDIATE did it
+        if connection.vendor == "postgresql":  # SQLite: BEGIN IMMEDIATE did it
+            # Before the caller's statements: every writer takes the append lock before the rows it writes after
+            # (a transition locks its case, then this, then the evaluation figures); one order, so no deadlock
+            # between an intake and a transition adding to the same figures (tests/journeys/test_case_races.py).
+            batch.add_first("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
         batch.add(_HEAD_SQL.format(table=connection.ops.quote_name(AuditRecord._meta.db_table)), (), head.extend)
         batch.run()
         # Under READ COMMITTED the head read has its own snapshot, taken after the lock was granted: it sees

@@ -123,6 +123,10 @@ class Batch:
         """``on_result``, if given, gets the statement's rows: give it only for a statement that returns some."""
         self.items.append((sql, list(params), on_result))
 
+    def add_first(self, sql: str, params=(), on_result=None) -> None:
+        """Like ``add``, before the statements already added (for a lock that must precede their row locks)."""
+        self.items.insert(0, (sql, list(params), on_result))
+
     def insert(self, obj: Model) -> None:
         """INSERT ``obj``; its id and computed fields are set by ``run()`` (pre-allocate the id if a later
         statement of the batch refers to it)."""
