@@ -129,6 +129,20 @@ def audit_record(
     """Append one record. ``batch``: the caller's other writes of this transaction, sent in the same round trip
     as the chain-head read (kernel.rows.Batch); ``obj`` is described after they ran, so it may be one of them."""
     ctx = context.current()
+    # Everything but the object is known now: built before the append lock, which every audited write waits for.
+    values = {
+        **_actor_fields(actor),
+        "created_at": timezone.now(),
+        "action": action,
+        "outcome": str(outcome),
+        "reason": reason or "",
+        "changes": changes or {},
+        "request_id": ctx.request_id,
+        "ip": ctx.ip,
+        "user_agent": ctx.user_agent[:255],
+    }
+    if username and not values["actor_username"]:
+        values["actor_username"] = username[:150]
     # Inside the caller's transaction no savepoint: the record commits or rolls back with the change it records.
     with transaction.atomic(savepoint=False):
         batch = batch or Batch()
@@ -141,27 +155,17 @@ def audit_record(
         batch.add(_HEAD_SQL.format(table=connection.ops.quote_name(AuditRecord._meta.db_table)), (), head.extend)
         batch.run()
         # Under READ COMMITTED the head read has its own snapshot, taken after the lock was granted: it sees
-        # every record of the writer we waited for (tests/journeys/test_concurrency.py).
+        # every record of the writer we waited for (tests/journeys/test_concurrency.py). The object is described
+        # only now: it may be one of the batch's rows (its number comes back with the INSERT).
         described = _describe(obj)
         if subdistrict_id is None and obj is not None:
             subdistrict_id = getattr(obj, "subdistrict_id", None)
-        values = {
-            **_actor_fields(actor),
-            "created_at": timezone.now(),
+        values.update({
             "subdistrict_id": subdistrict_id,
-            "action": action,
             "object_type": object_type or described.type,
             "object_id": object_id or described.id,
             "object_repr": described.repr,
-            "outcome": str(outcome),
-            "reason": reason or "",
-            "changes": changes or {},
-            "request_id": ctx.request_id,
-            "ip": ctx.ip,
-            "user_agent": ctx.user_agent[:255],
-        }
-        if username and not values["actor_username"]:
-            values["actor_username"] = username[:150]
+        })
         values["seq"], values["prev_mac"] = (head[0][0] + 1, head[0][1]) if head else (1, "")
         values["mac"] = compute_mac(values)
         return row_insert(AuditRecord(**values))
