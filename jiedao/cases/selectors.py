@@ -120,6 +120,8 @@ _category_cache: dict[int, tuple[str, dict[int, CaseCategory]]] = {}
 def _categories(subdistrict_id: int, token: str) -> dict[int, CaseCategory]:
     """All categories of a sub-district by id, kept per process until its ``categories_token`` changes (every
     category write renews it, see signals.py). A few hundred rows: one query when the token changes."""
+    # Unscoped on purpose: the only caller passes a sub-district it has just checked is in the user's scope, which
+    # is all that CaseCategory.scope_q asks.
     held = _category_cache.get(subdistrict_id)
     if held is None or held[0] != token:
         held = (token, {c.pk: c for c in CaseCategory.objects.filter(subdistrict_id=subdistrict_id)})

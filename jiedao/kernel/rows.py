@@ -1,8 +1,8 @@
 """One-row INSERT and SELECT by id for hot paths, with the SQL built once per model instead of on every call.
 
 ``Model.save()`` and ``QuerySet.get()`` compile their query anew each time; on case intake that compilation was
-a third of the Python time per case (bench/case_intake.py, docs/decisions/0010-hot-path-rows.md). These helpers
-build the statement once per model and database vendor from the model's own ``_meta`` and pass every value
+a third of the Python time per case (bench/case_intake.py, docs/decisions/0010-intake-round-trips.md). These
+helpers build the statement once per model and connection from the model's own ``_meta`` and pass every value
 through the field's ``get_db_prep_save`` and every result through the same converters the ORM uses, so the rows
 written and the objects read are the ones ``save()`` and ``get()`` would give (kernel/tests/test_rows.py compares
 them). Two things they do not do, so use them only where neither matters:

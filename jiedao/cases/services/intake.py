@@ -151,7 +151,8 @@ def case_report(*, actor, subdistrict, intake: Intake) -> Case:
                                         urgency=case.urgency, start=now, calendar_token=subdistrict.calendar_token)
     # The last reads in one round trip on PostgreSQL: the duplicate check and, unless an external id could
     # collide, the new case's id, so that every write below can go in one more (kernel.rows.Batch).
-    reads, case.duplicate_candidates = Batch(), []
+    reads = Batch()
+    case.duplicate_candidates = []  # filled in by reads.run()
     duplicates_query(reads, case.duplicate_candidates, subdistrict_id=subdistrict.pk, category_id=case.category_id,
                       lat=lat, lng=lng, at=reported_at)
     if not case.external_id:
