@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# A run that hangs fails within this many seconds instead of holding CI until its own limit.
+TEST_TIMEOUT ?= 900
+PYTEST := timeout --kill-after=30 $(TEST_TIMEOUT) $(PY) -m pytest
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 PG_URL ?= postgres://postgres@127.0.0.1:5432/jiedao
 export PYTHONDONTWRITEBYTECODE := 1
@@ -41,11 +44,11 @@ lint: install
 	  DJANGO_ALLOWED_HOSTS=jiedao.example.org $(PY) manage.py check --deploy --fail-level WARNING
 
 test-sqlite: install browser-deps
-	$(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PYTEST) -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-postgres: install
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_URL)'.replace('/jiedao','/postgres'), connect_timeout=3)" 2>/dev/null; then \
-	  DATABASE_URL=$(PG_URL) $(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS); \
+	  DATABASE_URL=$(PG_URL) $(PYTEST) -q -n 2 --dist loadgroup $(PYTEST_ARGS); \
 	elif [ -n "$$JIEDAO_REQUIRE_POSTGRES" ]; then echo "PostgreSQL is required but not reachable at $(PG_URL)"; exit 1; \
 	else echo "PostgreSQL not reachable: skipping the PostgreSQL run (set DATABASE_URL or start the server)"; fi
 

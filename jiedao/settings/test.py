@@ -16,3 +16,11 @@ STORAGES = {
 }
 CELERY_TASK_ALWAYS_EAGER = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not Django's shared in-memory database: the live server of the browser tests hands an in-memory
+    # database's one connection to every request thread, and two threads on one sqlite3 connection deadlock the
+    # interpreter when one holds SQLite's mutex inside a Python SQL function (django_datetime_trunc and the like)
+    # waiting for the GIL while the other holds the GIL waiting for the mutex to bind its parameters; the CI run
+    # of 2026-11-26 hung that way. With a file each thread opens its own connection. xdist appends the worker.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-jiedao.sqlite3")}  # noqa: F405
