@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/case_intake.py [--backends sqlite,postgres] [--duration 10] [--rounds 2]
         [--warmup 3] [--connections 8] [--workers 2] [--idempotency] [--profile] [--query-stats]
-        [--sqlite-conn-max-age N] [--strict-csrf]
+        [--sqlite-conn-max-age N]
 
 For each backend (SQLite in a temporary directory; PostgreSQL in a throwaway database
 ``jiedao_bench_intake_<pid>`` on ``--pg-url``, dropped at the end) the script
@@ -12,10 +12,8 @@ For each backend (SQLite in a temporary directory; PostgreSQL in a throwaway dat
    ROOT_URLCONF at a module that serves ``jiedao.urls`` plus ``POST /api/bench/bare-insert`` — a plain Django
    view that authenticates the Bearer token with the API's own ``api_token_user`` and inserts one row into
    ``bench_bare_insert`` (created here; it is not part of the app). It sits under ``/api/`` only so that the
-   login middleware hands bearer calls to the view, as it does for the API. The settings also add a middleware
-   that exempts requests carrying a Bearer header from CSRF (what Django's test client does): without it the
-   API's ``SessionAuth``, tried before ``BearerAuth``, answers every bearer POST 403 "CSRF check Failed"
-   (``--strict-csrf`` runs without the work-around and shows it);
+   login middleware hands bearer calls to the view, as it does for the API (which tries ``BearerAuth`` before
+   ``SessionAuth``, so a bearer POST meets no CSRF check);
 2. migrates, loads the demo (``load_demo --people 200``: grids, categories, users), runs ``ANALYZE`` (a running
    deployment has planner statistics; a database loaded a second ago has none) and starts ``gunicorn -w 2``
    (sync workers) on 127.0.0.1;
@@ -27,7 +25,10 @@ For each backend (SQLite in a temporary directory; PostgreSQL in a throwaway dat
    each round waits, at most 20 s, for ≥ 75 % idle CPU, as the machine may be shared);
 5. prints requests/s, p50/p90/p99 and the ratio intake/bare (goal ≥ 0.5), then checks the database: every
    201 made one case, one report event and one audit record, and how many cases were flagged as possible
-   duplicates.
+   duplicates;
+6. prints the CPU time per answered request of each endpoint, read from /proc over the measured runs: the
+   gunicorn workers, the database server's processes (PostgreSQL; SQLite runs inside the workers), wrk, and
+   the whole machine. On a machine with few cores that is what the throughput ratio comes down to.
 
 ``--profile`` also samples both gunicorn workers with py-spy (``pip install py-spy``) during one extra
 intake run and prints where the wall time goes (inclusive share of the key functions); ``--query-stats``
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
+import copy
 import json
 import os
 import re
@@ -70,11 +72,6 @@ import os
 from jiedao.settings.base import *  # noqa: F401,F403
 
 ROOT_URLCONF = "bench_intake_urls"
-if os.environ.get("BENCH_BEARER_NO_CSRF") == "1":
-    # Work-around for the app's auth order (see the docstring): a Bearer call carries no cookie, so it is
-    # marked exempt from CSRF before the API's SessionAuth looks at it — what the Django test client does.
-    MIDDLEWARE = [*MIDDLEWARE]  # noqa: F405
-    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"), "bench_intake_urls.BearerNoCsrf")
 if os.environ.get("BENCH_QUERY_STATS"):
     MIDDLEWARE = ["bench_intake_urls.QueryStats", *MIDDLEWARE]  # noqa: F405
 if os.environ.get("BENCH_SQLITE_CONN_MAX_AGE") and DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
@@ -107,16 +104,6 @@ def bare_insert(request):
                     "VALUES (%s, %s, %s, %s, %s)",
                     [timezone.now(), user.pk, post.get("description", ""), float(post["lat"]), float(post["lng"])])
     return JsonResponse({"ok": True}, status=201)
-
-
-class BearerNoCsrf:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        if request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
-            request._dont_enforce_csrf_checks = True
-        return self.get_response(request)
 
 
 class QueryStats:
@@ -273,6 +260,59 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process so far, 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() == "postgres":
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _machine_busy() -> float:
+    """Busy CPU seconds of the whole machine so far (all but idle and iowait)."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / _TICK
+
+
+class CpuMeter:
+    """CPU seconds spent by the app's workers, the database's processes, the load generator and the machine."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def __enter__(self):
+        self.app = {pid: _proc_cpu(pid) for pid in self.backend.worker_pids()}
+        self.db = {pid: _proc_cpu(pid) for pid in _postgres_pids()} if self.backend.kind == "postgres" else {}
+        self.children = os.times().children_user + os.times().children_system
+        self.machine = _machine_busy()
+        return self
+
+    def __exit__(self, *exc):
+        self.result = {
+            "app": sum(_proc_cpu(pid) - t for pid, t in self.app.items()),
+            # a backend that started during the run counts whole
+            "db": sum(_proc_cpu(pid) - self.db.get(pid, 0.0) for pid in _postgres_pids()) if self.db else 0.0,
+            "wrk": os.times().children_user + os.times().children_system - self.children,
+            "machine": _machine_busy() - self.machine,
+        }
+
+
 def run(cmd, env, **kw) -> str:
     p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, **kw)
     if p.returncode:
@@ -310,7 +350,6 @@ class Backend:
             "JIEDAO_MEDIA_ROOT": str(tmp / kind / "media"),
             "JIEDAO_LOG_LEVEL": "WARNING",
             "JIEDAO_DEMO_PASSWORD": PASSWORD,
-            "BENCH_BEARER_NO_CSRF": "0" if args.strict_csrf else "1",
         })
         if args.sqlite_conn_max_age is not None:
             env["BENCH_SQLITE_CONN_MAX_AGE"] = str(args.sqlite_conn_max_age)
@@ -407,15 +446,21 @@ def write_lua(tmp: Path, cats: list[int], token: str, seed: int, idempotency: bo
 TALLY: collections.Counter = collections.Counter()  # 201 answers per path, every run included
 
 
-def wrk(base: str, path: str, lua: Path, seconds: float, connections: int, threads: int) -> dict:
+def wrk(base: str, path: str, lua: Path, seconds: float, connections: int, threads: int, backend=None) -> dict:
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
            "-s", str(lua), base, "--", path]
+    meter = CpuMeter(backend) if backend else None
+    if meter:
+        meter.__enter__()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    if meter:
+        meter.__exit__(None, None, None)
     m = re.search(r"WRKJSON (\{.*\})", out.stdout)
     if not m:
         raise SystemExit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
     r = json.loads(m.group(1))
     r["rps"] = r["ok"] / (r["duration_us"] / 1e6)
+    r["cpu"] = meter.result if meter else {}
     TALLY[path] += r["ok"]
     return r
 
@@ -531,12 +576,27 @@ def bench_backend(kind: str, args, tmp: Path) -> dict:
         for path in ("/api/bench/bare-insert", "/api/v1/cases"):
             wrk(b.base, path, lua, args.warmup, args.connections, args.threads)
         runs = {"bare": [], "intake": []}
+        variant = None
+        if args.variant:
+            # A second server on the same database with other settings, driven in turn with the first (same run).
+            variant = copy.copy(b)
+            variant.port = free_port()
+            variant.base = f"http://127.0.0.1:{variant.port}"
+            variant.start(**dict(kv.split("=", 1) for kv in args.variant))
+            wrk(variant.base, "/api/v1/cases", lua, args.warmup, args.connections, args.threads)
+            runs["variant"] = []
         idle = []
         for _ in range(args.rounds):
             idle.append(_common.wait_for_quiet())
             runs["bare"].append(wrk(b.base, "/api/bench/bare-insert", lua, args.duration, args.connections,
-                                    args.threads))
-            runs["intake"].append(wrk(b.base, "/api/v1/cases", lua, args.duration, args.connections, args.threads))
+                                    args.threads, backend=b))
+            runs["intake"].append(wrk(b.base, "/api/v1/cases", lua, args.duration, args.connections, args.threads,
+                                      backend=b))
+            if variant:
+                runs["variant"].append(wrk(variant.base, "/api/v1/cases", lua, args.duration, args.connections,
+                                           args.threads, backend=variant))
+        if variant:
+            variant.stop_server()
         prof = profile(b, lua, args) if args.profile else []
         stats = b.stats(snapshot)
         stats["answers_201"] = dict(TALLY)
@@ -553,7 +613,8 @@ def summarise(runs: list[dict]) -> dict:
     ok = sum(r["ok"] for r in runs)
     secs = sum(r["duration_us"] for r in runs) / 1e6
     mid = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
-    return {"rps": ok / secs, "ok": ok, "bad": sum(r["bad"] for r in runs), "p50": mid["p50_us"] / 1000,
+    cpu = {k: 1000 * sum(r["cpu"].get(k, 0.0) for r in runs) / max(ok, 1) for k in ("app", "db", "wrk", "machine")}
+    return {"cpu_ms": cpu, "rps": ok / secs, "ok": ok, "bad": sum(r["bad"] for r in runs), "p50": mid["p50_us"] / 1000,
             "p90": mid["p90_us"] / 1000, "p99": mid["p99_us"] / 1000,
             "errors": sum(r["connect"] + r["read"] + r["write"] + r["timeout"] for r in runs),
             "last_bad": max(r["last_bad"] for r in runs)}
@@ -572,14 +633,15 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--idempotency", action="store_true", help="send an Idempotency-Key with each request")
     ap.add_argument("--profile", action="store_true", help="py-spy the workers during an extra intake run")
-    ap.add_argument("--strict-csrf", action="store_true",
-                    help="no work-around: Bearer POSTs meet the API's SessionAuth CSRF check (they get 403)")
     ap.add_argument("--sqlite-conn-max-age", type=int, default=None,
                     help="CONN_MAX_AGE for SQLite (the app's default is 0: a new connection per request)")
     ap.add_argument("--query-stats", action="store_true",
                     help="afterwards, record every SQL statement per request (1 connection, --query-seconds each)")
     ap.add_argument("--query-seconds", type=float, default=5)
     ap.add_argument("--top-sql", type=int, default=20)
+    ap.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE",
+                    help="also drive the intake on a second server with this environment (e.g. JIEDAO_PG_PREPARE=0), "
+                         "in turn with the first; repeat for several variables")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temporary directory (logs, py-spy output)")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     args = ap.parse_args()
@@ -626,7 +688,7 @@ def main() -> int:
               f"set-up {r['setup_s']:.0f} s; CPU idle before each round: {', '.join(f'{x:.0%}' for x in r['idle'])}")
         sent = st["answers_201"]
         # A request still in flight when wrk stops is completed by the server but not counted by wrk.
-        slack = args.connections * (2 + 2 * args.rounds + args.profile)
+        slack = args.connections * (2 + 2 * args.rounds + args.profile + (1 + args.rounds if args.variant else 0))
         consistent = (st["cases"] == st["report_events"] == st["audit_records"]
                       and 0 <= st["cases"] - sent.get("/api/v1/cases", 0) <= slack
                       and 0 <= st["bare_rows"] - sent.get("/api/bench/bare-insert", 0) <= slack)
@@ -635,6 +697,16 @@ def main() -> int:
               f"{sent.get('/api/bench/bare-insert', 0)} answers 201 (all runs) → {st['cases']} cases ({st['with_grid']} in a grid, {st['flagged_duplicates']} flagged "
               f"as possible duplicates), {st['report_events']} report events, {st['audit_records']} audit records, "
               f"{st['bare_rows']} bare rows")
+        if "variant" in r["runs"]:
+            v = summarise(r["runs"]["variant"])
+            vratio = v["rps"] / bare["rps"] if bare["rps"] else 0.0
+            name = "intake " + " ".join(args.variant)
+            print(f"{'':<18}{name:<26}{v['rps']:>9.1f}{v['p50']:>9.1f}{v['p90']:>9.1f}{v['p99']:>9.1f}"
+                  f"{v['bad'] + v['errors']:>9}{vratio:>8.2f}  (variant, not the verdict)")
+        for name, x in (("bare insert", bare), ("intake", intake)) + ((("variant", v),) if "variant" in r["runs"] else ()):
+            c = x["cpu_ms"]
+            print(f"{'':<18}CPU ms per request, {name + ':':<13} workers {c['app']:.2f}, database {c['db']:.2f}, "
+                  f"wrk {c['wrk']:.2f}, whole machine {c['machine']:.2f}")
         if bare["bad"] or intake["bad"]:
             print(f"{'':<18}non-201 answers, e.g. HTTP {max(bare['last_bad'], intake['last_bad'])}")
         for path, q in sorted(r["queries"].items()):

@@ -121,6 +121,9 @@ class WorkCalendar:
         """
         local = start.astimezone(SHANGHAI)
         day = local.date()
+        key = (self.subdistrict_id, self.token, day, days)
+        if self.token and key in _shared_deadlines:  # every intake of the day asks the same question
+            return _shared_deadlines[key]
         counted = 0
         while counted < days:
             day += dt.timedelta(days=1)
@@ -130,7 +133,12 @@ class WorkCalendar:
             day = self.next_workday(day)
         close = office_hours()[-1][1]
         self._report_unknown()
-        return dt.datetime.combine(day, close, tzinfo=SHANGHAI).astimezone(dt.UTC)
+        deadline = dt.datetime.combine(day, close, tzinfo=SHANGHAI).astimezone(dt.UTC)
+        if self.token:
+            if len(_shared_deadlines) > 4096:
+                _shared_deadlines.clear()
+            _shared_deadlines[key] = deadline
+        return deadline
 
     def working_hours_between(self, start: dt.datetime, end: dt.datetime) -> float:
         """Office hours elapsed between two moments (for on-time rates and handling times)."""
@@ -159,6 +167,8 @@ class WorkCalendar:
 
 # (sub-district, calendar token, year) → override days; never changed once stored.
 _shared_overrides: dict[tuple, dict[dt.date, bool]] = {}
+# (sub-district, calendar token, start day, working days) → deadline; a holiday row changes the token.
+_shared_deadlines: dict[tuple, dt.datetime] = {}
 
 
 def _delta(a: dt.time, b: dt.time) -> dt.timedelta:

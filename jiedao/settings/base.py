@@ -90,7 +90,10 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-else:
+# kernel.rows runs its hot statements as server-side prepared statements on PostgreSQL; set JIEDAO_PG_PREPARE=0
+# behind a transaction-mode pooler (PgBouncer), where a session's statements are not there for the next transaction.
+PG_PREPARED_STATEMENTS = os.environ.get("JIEDAO_PG_PREPARE", "1") != "0"
+if not DATABASE_URL:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {

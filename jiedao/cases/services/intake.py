@@ -63,7 +63,9 @@ def duplicates_query(batch: Batch, found: list, *, subdistrict_id, category_id, 
     def keep_near(rows):
         found.extend(pk for pk, la, ln in rows if distance_m(lat, lng, la, ln) <= DUPLICATE_RADIUS_M)
 
-    batch.add(_duplicate_sql(len(cells)), params, keep_near)
+    # Not prepared: a generic plan, made without the values, estimated the window and category as a few rows
+    # each and scanned both indexes (1.5 ms instead of 0.2 ms with the probe index).
+    batch.add(_duplicate_sql(len(cells)), params, keep_near, prepare=False)
 
 
 @functools.cache

@@ -338,4 +338,7 @@ def test_on_postgresql_an_intake_takes_three_round_trips(cases_town):
         case = report(cases_town, lat=31.3351, lng=121.5051)
     trips = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]  # the test's
     assert len(trips) == 3, [sql[:80] for sql in trips]
+    # Every statement runs prepared (decision 0011) but the duplicate check, planned for its values each time.
+    assert trips[0].startswith("SELECT id, lat, lng FROM cases_case") and "; EXECUTE jiedao_" in trips[0]
+    assert all(sql.startswith("EXECUTE jiedao_") and "PREPARE" not in sql for sql in trips[1:])
     assert case.duplicate_candidates and case.number.endswith(f"{case.pk:06d}")

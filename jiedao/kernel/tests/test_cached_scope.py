@@ -90,3 +90,16 @@ def test_a_global_holiday_row_renews_every_calendar(town, own):
     calendar_day_set(actor=town.users["system_admin"], date=dt.date(2027, 1, 4), kind="holiday",
                      subdistrict=town.sub if own else None)
     assert Subdistrict.objects.get(pk=town.sub.pk).calendar_token != before
+
+
+def test_deadlines_are_shared_until_a_holiday_changes(town):
+    sub = Subdistrict.objects.get(pk=town.sub.pk)
+    start = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)  # a Monday; 3 working days: due Thursday the 10th
+    due = WorkCalendar(sub.pk, token=sub.calendar_token).add_working_days(start, 3)
+    with CaptureQueriesContext(connection) as q:
+        assert WorkCalendar(sub.pk, token=sub.calendar_token).add_working_days(start, 3) == due
+    assert len(q.captured_queries) == 0
+    calendar_day_set(actor=town.users["system_admin"], date=dt.date(2026, 12, 9), kind="holiday", name="测试假日",
+                     subdistrict=town.sub)
+    sub.refresh_from_db()
+    assert WorkCalendar(sub.pk, token=sub.calendar_token).add_working_days(start, 3) == due + dt.timedelta(days=1)

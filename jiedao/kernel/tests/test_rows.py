@@ -105,3 +105,104 @@ def test_the_server_processes_collect_garbage_less_often_unless_told_not_to(monk
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+# --- server-side prepared statements (PostgreSQL) -----------------------------------------------------------------
+def _postgres_only():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    return connection
+
+
+def _prepared_on_server(connection) -> dict[str, str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'jiedao\\_%%'")
+        return dict(cur.fetchall())
+
+
+def _record(seq: int, action: str = "test.prepared") -> AuditRecord:
+    return AuditRecord(seq=seq, created_at=dt.datetime.now(dt.UTC), action=action, mac="m")
+
+
+@pytest.mark.django_db(transaction=True)  # closes the connection: a session of its own
+def test_a_statement_is_prepared_once_per_session_and_then_only_executed():
+    from django.test.utils import CaptureQueriesContext
+
+    connection = _postgres_only()
+    connection.close()
+    with CaptureQueriesContext(connection) as first:
+        row_insert(_record(10**9 + 20))
+    assert first[0]["sql"].startswith("PREPARE jiedao_") and "; EXECUTE jiedao_" in first[0]["sql"]
+    name = first[0]["sql"].split()[1]
+    with CaptureQueriesContext(connection) as second:
+        row_insert(_record(10**9 + 21))
+    assert second[0]["sql"].startswith(f"EXECUTE {name}(") and "PREPARE" not in second[0]["sql"]
+    assert "INSERT INTO" in _prepared_on_server(connection)[name]
+    assert set(AuditRecord.objects.filter(seq__gte=10**9 + 20).values_list("action", flat=True)) == {"test.prepared"}
+
+
+def test_a_failed_batch_leaves_no_name_that_a_later_batch_trusts():
+    """PREPARE survives a rollback and does not run after a failed statement of its message: a name from a failed
+    message may or may not exist, so it is never used again."""
+    from django.db import IntegrityError, transaction
+
+    _postgres_only()
+    AuditRecord.objects.create(seq=10**9 + 30, created_at=dt.datetime.now(dt.UTC), action="test.first", mac="m")
+    for clash_first in (False, True):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            batch = Batch()
+            clash = _record(10**9 + 30, "test.clash")  # seq is unique
+            fresh = AuditRecord(seq=10**9 + 31, created_at=dt.datetime.now(dt.UTC), action="test.fresh", mac="m",
+                                object_type=f"kind-{clash_first}")
+            batch.insert(clash if clash_first else fresh)
+            batch.add(f"SELECT seq FROM kernel_auditrecord WHERE action = %s AND seq > {int(clash_first)}",
+                      ["test.first"])  # a new text each round: prepared in the failing message (or not reached)
+            batch.insert(fresh if clash_first else clash)
+            batch.run()
+    seen = []
+    batch = Batch()
+    for clash_first in (False, True):
+        batch.add(f"SELECT seq FROM kernel_auditrecord WHERE action = %s AND seq > {int(clash_first)}", ["test.first"],
+                  seen.extend)
+    batch.run()  # neither "prepared statement already exists" nor "does not exist"
+    assert seen == [(10**9 + 30,), (10**9 + 30,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_session_prepares_again():
+    connection = _postgres_only()
+    row_insert(_record(10**9 + 40))
+    connection.close()
+    assert _prepared_on_server(connection) == {}
+    row_insert(_record(10**9 + 41))  # the statement is prepared anew on the new session
+    assert len(_prepared_on_server(connection)) == 1
+    assert AuditRecord.objects.filter(seq__in=[10**9 + 40, 10**9 + 41]).count() == 2
+
+
+def test_percent_signs_and_unprepared_statements_keep_their_meaning(settings):
+    from django.test.utils import CaptureQueriesContext
+
+    connection = _postgres_only()
+    for prepared in (True, False):
+        settings.PG_PREPARED_STATEMENTS = prepared
+        got = []
+        batch = Batch()
+        batch.add("SELECT %s::text LIKE 'a%%', '100%%'", ["abc"], got.extend)
+        batch.add("SELECT %s::int + 1", [41], got.extend, prepare=False)
+        with CaptureQueriesContext(connection) as q:
+            batch.run()
+        assert got == [(True, "100%"), (42,)]
+        assert ("EXECUTE jiedao_" in q[0]["sql"]) is prepared and "SELECT 41::int + 1" in q[0]["sql"]
+
+
+def test_prepared_statements_are_off_with_server_side_binding(settings):
+    connection = _postgres_only()
+    settings.DATABASES["default"].setdefault("OPTIONS", {})
+    connection.settings_dict["OPTIONS"] = {**connection.settings_dict.get("OPTIONS", {}), "server_side_binding": True}
+    try:
+        assert not Batch().prepared and not Batch().one_trip
+    finally:
+        connection.settings_dict["OPTIONS"].pop("server_side_binding")
+    assert Batch().prepared
