@@ -30,6 +30,10 @@ For each backend (SQLite in a temporary directory; PostgreSQL in a throwaway dat
    gunicorn workers, the database server's processes (PostgreSQL; SQLite runs inside the workers), wrk, and
    the whole machine. On a machine with few cores that is what the throughput ratio comes down to.
 
+``--variant KEY=VALUE`` starts a second server on the same database with that environment and drives its intake
+in turn with the first, in the same rounds (for example ``JIEDAO_PG_PREPARE=0``, or ``BENCH_EXTRA_RT=3``: three
+more ``SELECT 1`` round trips per intake, which measures what a round trip costs under load); ``--variant-root DIR``
+runs that second server from another checkout (``git worktree add DIR <commit>``) with the same migrations.
 ``--profile`` also samples both gunicorn workers with py-spy (``pip install py-spy``) during one extra
 intake run and prints where the wall time goes (inclusive share of the key functions); ``--query-stats``
 restarts the server with a statement recorder and prints, at one connection, the statements and database time
@@ -72,6 +76,8 @@ import os
 from jiedao.settings.base import *  # noqa: F401,F403
 
 ROOT_URLCONF = "bench_intake_urls"
+if os.environ.get("BENCH_EXTRA_RT"):  # diagnostics: what one more round trip costs under load (decision 0012)
+    MIDDLEWARE = ["bench_intake_urls.ExtraRoundTrips", *MIDDLEWARE]  # noqa: F405
 if os.environ.get("BENCH_QUERY_STATS"):
     MIDDLEWARE = ["bench_intake_urls.QueryStats", *MIDDLEWARE]  # noqa: F405
 if os.environ.get("BENCH_SQLITE_CONN_MAX_AGE") and DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
@@ -104,6 +110,23 @@ def bare_insert(request):
                     "VALUES (%s, %s, %s, %s, %s)",
                     [timezone.now(), user.pk, post.get("description", ""), float(post["lat"]), float(post["lng"])])
     return JsonResponse({"ok": True}, status=201)
+
+
+class ExtraRoundTrips:
+    """Diagnostics (BENCH_EXTRA_RT=n, with --variant): n more round trips (SELECT 1) per intake."""
+
+    def __init__(self, get_response):
+        import os
+
+        self.get_response = get_response
+        self.n = int(os.environ.get("BENCH_EXTRA_RT", "0"))
+
+    def __call__(self, request):
+        if request.path == "/api/v1/cases":
+            with connection.cursor() as cur:
+                for _ in range(self.n):
+                    cur.execute("SELECT 1")
+        return self.get_response(request)
 
 
 class QueryStats:
@@ -386,7 +409,9 @@ class Backend:
         log = open(self.tmp / f"gunicorn-{self.kind}.log", "a")  # noqa: SIM115 (closed with the process)
         cmd = [str(Path(PY).parent / "gunicorn"), "jiedao.wsgi", "-w", str(self.args.workers), "-k", "sync",
                "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "--error-logfile", "-"]
-        self.proc = subprocess.Popen(cmd, env={**self.env, **extra_env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        root = getattr(self, "root", ROOT)  # a --variant-root server runs another checkout's code
+        env = {**self.env, "PYTHONPATH": f"{self.tmp}{os.pathsep}{root}", **extra_env}
+        self.proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -577,11 +602,13 @@ def bench_backend(kind: str, args, tmp: Path) -> dict:
             wrk(b.base, path, lua, args.warmup, args.connections, args.threads)
         runs = {"bare": [], "intake": []}
         variant = None
-        if args.variant:
+        if args.variant or args.variant_root:
             # A second server on the same database with other settings, driven in turn with the first (same run).
             variant = copy.copy(b)
             variant.port = free_port()
             variant.base = f"http://127.0.0.1:{variant.port}"
+            if args.variant_root:
+                variant.root = Path(args.variant_root).resolve()
             variant.start(**dict(kv.split("=", 1) for kv in args.variant))
             wrk(variant.base, "/api/v1/cases", lua, args.warmup, args.connections, args.threads)
             runs["variant"] = []
@@ -642,6 +669,9 @@ def main() -> int:
     ap.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE",
                     help="also drive the intake on a second server with this environment (e.g. JIEDAO_PG_PREPARE=0), "
                          "in turn with the first; repeat for several variables")
+    ap.add_argument("--variant-root", metavar="DIR",
+                    help="the second server runs the code of this checkout (e.g. a `git worktree` of the previous "
+                         "commit), on the same database; its migrations must match")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temporary directory (logs, py-spy output)")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     args = ap.parse_args()
@@ -688,7 +718,7 @@ def main() -> int:
               f"set-up {r['setup_s']:.0f} s; CPU idle before each round: {', '.join(f'{x:.0%}' for x in r['idle'])}")
         sent = st["answers_201"]
         # A request still in flight when wrk stops is completed by the server but not counted by wrk.
-        slack = args.connections * (2 + 2 * args.rounds + args.profile + (1 + args.rounds if args.variant else 0))
+        slack = args.connections * (2 + 2 * args.rounds + args.profile + (1 + args.rounds if args.variant or args.variant_root else 0))
         consistent = (st["cases"] == st["report_events"] == st["audit_records"]
                       and 0 <= st["cases"] - sent.get("/api/v1/cases", 0) <= slack
                       and 0 <= st["bare_rows"] - sent.get("/api/bench/bare-insert", 0) <= slack)
@@ -700,7 +730,7 @@ def main() -> int:
         if "variant" in r["runs"]:
             v = summarise(r["runs"]["variant"])
             vratio = v["rps"] / bare["rps"] if bare["rps"] else 0.0
-            name = "intake " + " ".join(args.variant)
+            name = "intake " + " ".join(args.variant + ([f"@{Path(args.variant_root).name}"] if args.variant_root else []))
             print(f"{'':<18}{name:<26}{v['rps']:>9.1f}{v['p50']:>9.1f}{v['p90']:>9.1f}{v['p99']:>9.1f}"
                   f"{v['bad'] + v['errors']:>9}{vratio:>8.2f}  (variant, not the verdict)")
         for name, x in (("bare insert", bare), ("intake", intake)) + ((("variant", v),) if "variant" in r["runs"] else ()):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -125,9 +126,12 @@ def audit_record(
     object_id: str = "",
     username: str = "",
     batch: Batch | None = None,
+    commit: bool = False,
 ) -> AuditRecord:
     """Append one record. ``batch``: the caller's other writes of this transaction, sent in the same round trip
-    as the chain-head read (kernel.rows.Batch); ``obj`` is described after they ran, so it may be one of them."""
+    as the chain-head read (kernel.rows.Batch); ``obj`` is described after they ran, so it may be one of them.
+    ``commit=True``: the record is the last write of the caller's own, outermost ``atomic`` block, and the same
+    message commits it (``Batch.run(commit=True)``; one round trip fewer on PostgreSQL)."""
     ctx = context.current()
     # Everything but the object is known now: built before the append lock, which every audited write waits for.
     values = {
@@ -143,8 +147,10 @@ def audit_record(
     }
     if username and not values["actor_username"]:
         values["actor_username"] = username[:150]
+    if commit and not connection.in_atomic_block:
+        raise ValueError("audit_record(commit=True) belongs at the end of the caller's transaction")
     # Inside the caller's transaction no savepoint: the record commits or rolls back with the change it records.
-    with transaction.atomic(savepoint=False):
+    with nullcontext() if commit else transaction.atomic(savepoint=False):
         batch = batch or Batch()
         head: list = []
         if connection.vendor == "postgresql":  # SQLite: BEGIN IMMEDIATE did it
@@ -168,7 +174,13 @@ def audit_record(
         })
         values["seq"], values["prev_mac"] = (head[0][0] + 1, head[0][1]) if head else (1, "")
         values["mac"] = compute_mac(values)
-        return row_insert(AuditRecord(**values))
+        record = AuditRecord(**values)
+        if not commit:
+            return row_insert(record)
+        last = Batch()
+        last.insert(record)
+        last.run(commit=True)
+        return record
 
 
 _HEAD_SQL = "SELECT seq, mac FROM {table} ORDER BY seq DESC LIMIT 1"

@@ -198,17 +198,25 @@ class Batch:
                  lambda rows: setattr(obj, pk.attname, rows[0][0]))
         return True
 
-    def run(self) -> None:
+    def run(self, *, commit: bool = False) -> None:
+        """``commit=True``: on PostgreSQL the same message ends the transaction (one round trip fewer). Only for the
+        last statements of an outermost ``atomic`` block, whose exit then finds nothing left to commit (psycopg
+        sends no COMMIT for a finished transaction; Django still runs its on_commit callbacks). Where the batch
+        runs statement by statement the block's exit commits as usual."""
         items, self.items = self.items, []
         if not items:
             return
+        commit = commit and self.one_trip
+        if commit and len(self.connection.atomic_blocks) != 1:  # the caller checks that this one block is its own
+            raise ValueError("Batch.run(commit=True) belongs at the end of an outermost atomic block")
         with self.connection.cursor() as wrapper:  # connects if need be, so the session below is current
             raw = wrapper.cursor  # results are read from psycopg's cursor: the wrapper only adds a lookup per call
             if self.prepared:
-                self._run_prepared(wrapper, raw, items)
+                self._run_prepared(wrapper, raw, items, commit)
                 return
-            if len(items) > 1 and self.one_trip:
-                wrapper.execute("; ".join(sql for sql, *_ in items), [p for _, params, *_ in items for p in params])
+            if (len(items) > 1 or commit) and self.one_trip:
+                wrapper.execute("; ".join([*(sql for sql, *_ in items), *(["COMMIT"] if commit else [])]),
+                                [p for _, params, *_ in items for p in params])
                 for i, (_, _, on_result, _) in enumerate(items):
                     if i:
                         raw.nextset()
@@ -220,7 +228,7 @@ class Batch:
                 if on_result:
                     on_result(raw.fetchall())
 
-    def _run_prepared(self, wrapper, raw, items) -> None:
+    def _run_prepared(self, wrapper, raw, items, commit: bool) -> None:
         state = _Prepared.of(self.connection)
         pending: dict[str, str] = {}
         parts: list[str] = []
@@ -229,6 +237,8 @@ class Batch:
             parts.extend(state.statements(sql, params, pending, raw.mogrify) if prepare
                          else [raw.mogrify(sql, params)])
             results.append(len(parts) - 1)
+        if commit:
+            parts.append("COMMIT")
         wrapper.execute("; ".join(parts))  # values already in: no parameters, so psycopg leaves the text alone
         state.names.update(pending)  # the whole message ran: every PREPARE in it did
         at = 0

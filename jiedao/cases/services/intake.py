@@ -160,11 +160,13 @@ def case_report(*, actor, subdistrict, intake: Intake) -> Case:
     if not case.external_id:
         reads.allocate_id(case)
     reads.run()
+    ours = not connection.in_atomic_block  # then the audit record's message may commit (decision 0012)
     with transaction.atomic():
-        return _case_insert(case=case, actor=actor, subdistrict=subdistrict, intake=intake, checked=checked, now=now)
+        return _case_insert(case=case, actor=actor, subdistrict=subdistrict, intake=intake, checked=checked, now=now,
+                            commit=ours)
 
 
-def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now) -> Case:
+def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now, commit: bool) -> Case:
     writes = Batch()
     if case.external_id:  # only an external id can collide (unique per source); no savepoint otherwise
         try:
@@ -188,8 +190,8 @@ def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now
         writes.run()  # the photos refer to the event
         photos_store(case=case, event=event, stage=PhotoStage.REPORT, checked=checked)
     # The audit record runs the batch with its chain-head read: on PostgreSQL the case, its event and the figures
-    # are written in the same round trip.
-    audit_record(actor=actor, action="case.report", obj=case, batch=writes, changes={
+    # are written in the same round trip; the record itself goes with the COMMIT when the transaction is ours.
+    audit_record(actor=actor, action="case.report", obj=case, batch=writes, commit=commit, changes={
         "source": [None, intake.source], "category": [None, case.category_id], "grid": [None, case.grid_id],
         "reporter_phone": [None, mask_phone(case.reporter_phone)]})
     return case

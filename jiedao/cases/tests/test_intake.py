@@ -14,6 +14,7 @@ from jiedao.cases.models import AlarmSource, Case, CaseCategory, CasePhoto
 from jiedao.cases.services.alarms import sign
 from jiedao.cases.services.intake import compute_deadline
 from jiedao.kernel.exceptions import DomainError
+from jiedao.kernel.models import AuditRecord
 from jiedao.places.coords import wgs84_to_gcj02
 
 from .conftest import report
@@ -341,4 +342,69 @@ def test_on_postgresql_an_intake_takes_three_round_trips(cases_town):
     # Every statement runs prepared (decision 0011) but the duplicate check, planned for its values each time.
     assert trips[0].startswith("SELECT id, lat, lng FROM cases_case") and "; EXECUTE jiedao_" in trips[0]
     assert all(sql.startswith("EXECUTE jiedao_") and "PREPARE" not in sql for sql in trips[1:])
+    assert "COMMIT" not in trips[2]  # inside a caller's transaction (here the test's) the caller commits
     assert case.duplicate_candidates and case.number.endswith(f"{case.pk:06d}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_town, monkeypatch):
+    """Decision 0012: the audit record's message ends with COMMIT; psycopg then sends none, Django still runs the
+    on_commit callbacks, and another session sees the case."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from jiedao.cases.services import intake as intake_module
+    from jiedao.kernel.audit import audit_verify
+
+    if connection.vendor != "postgresql":
+        pytest.skip("statement batching is PostgreSQL's")
+    report(cases_town)
+    committed = []
+    real_figures = intake_module.figures_case_reported
+
+    def figures_and_a_hook(case, batch=None):
+        transaction.on_commit(lambda: committed.append(case.pk))
+        real_figures(case, batch=batch)
+
+    monkeypatch.setattr(intake_module, "figures_case_reported", figures_and_a_hook)
+    sent = []  # what psycopg sends on its own: BEGIN, and COMMIT unless the transaction has already ended
+    real_command = type(connection.connection)._exec_command
+
+    def command(self, cmd, *args, **kwargs):
+        sent.append(bytes(cmd))
+        return real_command(self, cmd, *args, **kwargs)
+
+    monkeypatch.setattr(type(connection.connection), "_exec_command", command)
+    with CaptureQueriesContext(connection) as queries:
+        case = report(cases_town, lat=31.3351, lng=121.5051)
+    messages = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]  # Django logs those itself
+    assert len(messages) == 3 and messages[2].endswith("; COMMIT"), [m[:90] for m in messages]
+    assert sent == [b"BEGIN"]
+    assert committed == [case.pk]
+    other = connection.copy()
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT number FROM cases_case WHERE id = %s", [case.pk])
+            assert cur.fetchone() == (case.number,)
+    finally:
+        other.close()
+    assert report(cases_town).pk > case.pk and audit_verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_intake_that_fails_before_its_audit_record_leaves_nothing(cases_town, monkeypatch):
+    from jiedao.cases.services import intake as intake_module
+    from jiedao.kernel.audit import audit_verify
+
+    report(cases_town)
+    before = (Case.objects.count(), AuditRecord.objects.count())
+
+    def boom(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(intake_module, "audit_record", boom)
+    with pytest.raises(RuntimeError):
+        report(cases_town)
+    monkeypatch.undo()
+    assert (Case.objects.count(), AuditRecord.objects.count()) == before
+    assert report(cases_town).pk and audit_verify() == []

@@ -81,3 +81,13 @@ def test_retention_below_six_months_fails_the_system_check(settings):
 def test_audit_record_without_actor(db):
     record = audit_record(actor=None, action="system.test")
     assert record.seq == 1 and record.prev_mac == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_audit_record_commits_only_at_the_end_of_its_callers_transaction():
+    with pytest.raises(ValueError, match="caller's transaction"):
+        audit_record(actor=None, action="test.commit", commit=True)
+    with transaction.atomic():
+        record = audit_record(actor=None, action="test.commit", commit=True)
+    assert record.pk and AuditRecord.objects.filter(pk=record.pk, action="test.commit").exists()
+    assert audit_verify() == []

@@ -206,3 +206,31 @@ def test_prepared_statements_are_off_with_server_side_binding(settings):
     finally:
         connection.settings_dict["OPTIONS"].pop("server_side_binding")
     assert Batch().prepared
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_ends_a_transaction_only_at_the_end_of_an_outermost_block():
+    from django.db import transaction
+
+    connection = _postgres_only()
+    with pytest.raises(ValueError, match="outermost"):
+        batch = Batch()
+        batch.add("SELECT 1")
+        batch.run(commit=True)  # no transaction to end
+    with transaction.atomic(), transaction.atomic(savepoint=False), pytest.raises(ValueError, match="outermost"):
+        batch = Batch()
+        batch.add("SELECT 1")
+        batch.run(commit=True)  # a nested block: the outer one may still have statements to run
+    with transaction.atomic():
+        row_insert(_record(10**9 + 50))
+        batch = Batch()
+        batch.add("SELECT 1")
+        batch.run(commit=True)
+        assert connection.connection.info.transaction_status == 0  # IDLE: the message ended the transaction
+    other = connection.copy()
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT count(*) FROM kernel_auditrecord WHERE seq = %s", [10**9 + 50])
+            assert cur.fetchone() == (1,)
+    finally:
+        other.close()
