@@ -277,14 +277,24 @@ def _started() -> str:
 MIN_FILL_SECONDS = 3
 
 
-def _public_subdistrict():
-    return Subdistrict.objects.order_by("pk").first()
+def _public_subdistrict(request):
+    """The sub-district a resident reports to: ``?sd=<code>`` (each sub-district publishes its own link or QR
+    code, like Open311's ``jurisdiction_id``); without it the first one, which is right for a one-sub-district
+    installation. An unknown code is a 404, never another sub-district."""
+    code = (request.GET.get("sd") or "").strip()
+    qs = Subdistrict.objects.order_by("pk")
+    if not code:
+        return qs.first()
+    sub = qs.filter(code=code).first()
+    if sub is None:
+        raise Http404
+    return sub
 
 
 @ratelimit(key="ip", rate="10/h", method="POST", block=False)
 def public_report(request):
     """居民随手拍: no login, no captcha; a honeypot, a minimum fill time and a per-IP rate limit instead."""
-    sub = _public_subdistrict()
+    sub = _public_subdistrict(request)
     form = PublicReportForm(request.POST or None)
     leaves = CaseCategory.objects.filter(subdistrict=sub, is_leaf=True, active=True).select_related("parent") \
         .order_by("kind", "code") if sub else []

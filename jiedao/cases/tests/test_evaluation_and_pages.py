@@ -6,7 +6,7 @@ from python_calamine import CalamineWorkbook
 
 from jiedao.cases.evaluation import evaluation
 from jiedao.cases.evaluation.figures import figures_rebuild
-from jiedao.cases.models import Case, CasePhoto
+from jiedao.cases.models import Case, CaseCategory, CasePhoto
 
 from .conftest import report
 from .test_intake import jpeg
@@ -185,3 +185,28 @@ def test_satisfaction_feeds_the_evaluation_and_verifiers_count_by_worker(cases_t
     workers = {r.key: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="worker")}
     verifier = workers[t.users["grid_worker"].pk]  # reported nothing (a hotline case), verified it
     assert verifier.reported == 0 and verifier.verified == 1
+
+
+def test_a_public_report_goes_to_the_sub_district_of_its_link(cases_town, other_town):
+    import time
+
+    from django.core import signing
+    from django.test import Client
+
+    from jiedao.cases.categories import categories_load
+
+    categories_load(actor=None, subdistrict=other_town.sub, departments={}, urgent_hours=4, normal_days=3)
+    theirs = CaseCategory.objects.get(subdistrict=other_town.sub, kind="event", code="06010")
+    c = Client()
+    page = c.get(f"/report/?sd={other_town.sub.code}").content.decode()
+    assert f'value="{theirs.pk}"' in page and f'value="{cases_town.category.pk}"' not in page
+    started = signing.dumps({"t": time.time() - 10}, salt="cases.public-report")
+    body = {"description": "路灯不亮", "started": started, "category_id": theirs.pk}
+    assert c.post(f"/report/?sd={other_town.sub.code}", body).status_code == 302
+    case = Case.objects.get(source="resident")
+    assert case.subdistrict_id == other_town.sub.pk and case.category_id == theirs.pk
+    # a category of another sub-district is not taken, and an unknown link is no sub-district at all
+    c.post(f"/report/?sd={other_town.sub.code}", {**body, "category_id": cases_town.category.pk})
+    assert Case.objects.filter(source="resident").order_by("-pk").first().category_id is None
+    assert c.get("/report/?sd=000000000").status_code == 404
+    assert c.post("/report/?sd=000000000", body).status_code == 404
