@@ -22,6 +22,7 @@ from django_ratelimit.core import is_ratelimited
 
 from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.models import Subdistrict
+from jiedao.kernel.selectors import public_subdistrict
 
 from .choices import OPEN_STATES, CaseSource, Urgency
 from .models import Case, CaseCategory, Open311Key
@@ -107,8 +108,7 @@ def endpoint(view):
 
 def _jurisdiction(request) -> Subdistrict:
     code = (request.GET.get("jurisdiction_id") or request.POST.get("jurisdiction_id") or "").strip()
-    qs = Subdistrict.objects.order_by("pk")
-    sub = qs.filter(code=code).first() if code else qs.first()
+    sub = public_subdistrict(code)
     if sub is None:
         raise Open311Error(404, f"unknown jurisdiction_id: {code}")
     return sub

@@ -18,9 +18,9 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
-from jiedao.kernel.models import OrgUnit, Subdistrict
+from jiedao.kernel.models import OrgUnit
 from jiedao.kernel.scoping import user_scope
-from jiedao.kernel.selectors import subdistrict_of
+from jiedao.kernel.selectors import public_subdistrict, subdistrict_of
 from jiedao.places.models import Grid
 
 from . import selectors
@@ -278,15 +278,10 @@ MIN_FILL_SECONDS = 3
 
 
 def _public_subdistrict(request):
-    """The sub-district a resident reports to: ``?sd=<code>`` (each sub-district publishes its own link or QR
-    code, like Open311's ``jurisdiction_id``); without it the first one, which is right for a one-sub-district
-    installation. An unknown code is a 404, never another sub-district."""
+    """``?sd=<code>``: each sub-district publishes its own link or QR code; an unknown code is a 404."""
     code = (request.GET.get("sd") or "").strip()
-    qs = Subdistrict.objects.order_by("pk")
-    if not code:
-        return qs.first()
-    sub = qs.filter(code=code).first()
-    if sub is None:
+    sub = public_subdistrict(code)
+    if sub is None and code:
         raise Http404
     return sub
 

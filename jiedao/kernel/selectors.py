@@ -25,6 +25,14 @@ def subdistrict_of(user) -> Subdistrict:
     return subdistrict
 
 
+def public_subdistrict(code: str = "") -> Subdistrict | None:
+    """The sub-district a public page or API addresses by its code (Open311's ``jurisdiction_id``, the residents'
+    page's ``?sd=``); without a code the first one, right for a one-sub-district installation. None for an unknown
+    code, never another sub-district. Unscoped on purpose: these callers have no user."""
+    qs = Subdistrict.objects.order_by("pk")
+    return qs.filter(code=code).first() if code else qs.first()
+
+
 def org_unit_list(*, user, kind: str = ""):
     qs = OrgUnit.objects.visible_to(user)
     if kind:
