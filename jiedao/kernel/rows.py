@@ -211,36 +211,29 @@ class Batch:
             raise ValueError("Batch.run(commit=True) belongs at the end of an outermost atomic block")
         with self.connection.cursor() as wrapper:  # connects if need be, so the session below is current
             raw = wrapper.cursor  # results are read from psycopg's cursor: the wrapper only adds a lookup per call
-            if self.prepared:
-                self._run_prepared(wrapper, raw, items, commit)
-                return
-            if (len(items) > 1 or commit) and self.one_trip:
-                wrapper.execute("; ".join([*(sql for sql, *_ in items), *(["COMMIT"] if commit else [])]),
-                                [p for _, params, *_ in items for p in params])
-                for i, (_, _, on_result, _) in enumerate(items):
-                    if i:
-                        raw.nextset()
-                    if on_result:
-                        on_result(raw.fetchall())
+            if self.one_trip and (len(items) > 1 or commit or self.prepared):
+                self._run_message(wrapper, raw, items, commit)
                 return
             for sql, params, on_result, _ in items:
                 wrapper.execute(sql, params)
                 if on_result:
                     on_result(raw.fetchall())
 
-    def _run_prepared(self, wrapper, raw, items, commit: bool) -> None:
-        state = _Prepared.of(self.connection)
+    def _run_message(self, wrapper, raw, items, commit: bool) -> None:
+        """Every statement in one simple-query message, each with its values quoted in by psycopg."""
+        state = _Prepared.of(self.connection) if self.prepared else None
         pending: dict[str, str] = {}
         parts: list[str] = []
         results: list[int] = []  # for each item, the index of its result among the message's results
         for sql, params, _, prepare in items:
-            parts.extend(state.statements(sql, params, pending, raw.mogrify) if prepare
+            parts.extend(state.statements(sql, params, pending, raw.mogrify) if state and prepare
                          else [raw.mogrify(sql, params)])
             results.append(len(parts) - 1)
         if commit:
             parts.append("COMMIT")
         wrapper.execute("; ".join(parts))  # values already in: no parameters, so psycopg leaves the text alone
-        state.names.update(pending)  # the whole message ran: every PREPARE in it did
+        if state:
+            state.names.update(pending)  # the whole message ran: every PREPARE in it did
         at = 0
         for index, (_, _, on_result, _) in zip(results, items, strict=True):
             while at < index:
