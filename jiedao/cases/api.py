@@ -11,7 +11,7 @@ from ninja.responses import Status
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.idempotency import run_idempotent
 from jiedao.kernel.scoping import user_scope
-from jiedao.kernel.selectors import subdistrict_of
+from jiedao.kernel.selectors import subdistrict_id_of, subdistrict_of
 
 from . import selectors
 from .choices import CaseSource, Urgency
@@ -93,13 +93,11 @@ def case_create(request, payload: Form[CaseIn], photos: File[list[UploadedFile]]
     """Report a case (multipart/form-data, 0–6 photos). Send an Idempotency-Key: a retry returns the first case."""
 
     def work():
-        subdistrict = subdistrict_of(request.user)
-        category = (selectors.category_get_visible(user=request.user, category_id=payload.category_id,
-                                                   subdistrict=subdistrict) if payload.category_id else None)
-        case = case_report(actor=request.user, subdistrict=subdistrict, intake=Intake(
+        # The sub-district's row and the category come with the intake's own reads (decision 0013).
+        case = case_report(actor=request.user, subdistrict_id=subdistrict_id_of(request.user), intake=Intake(
             source=CaseSource.GRID_WORKER if user_scope(request.user).has("cases.verify") and
             "grid_worker" in user_scope(request.user).roles else CaseSource.STAFF,
-            description=payload.description, category=category, lat=payload.lat, lng=payload.lng,
+            description=payload.description, category_id=payload.category_id, lat=payload.lat, lng=payload.lng,
             coord_system=payload.coord_system, address=payload.address, urgency=payload.urgency,
             title=payload.title, photos=tuple(photos or ())))
         return 201, case

@@ -303,7 +303,7 @@ def _create(request, fmt, sub):
     description = post.get("description", "").strip() or category.name
     media_urls = [u for u in post.getlist("media_url") if u.startswith(("http://", "https://"))]
     files = [f for field in request.FILES for f in request.FILES.getlist(field)]
-    case = case_report(actor=None, subdistrict=sub, intake=Intake(
+    case = case_report(actor=None, subdistrict_id=sub.pk, intake=Intake(
         source=CaseSource.OPEN311, description=description[:2000], category=category, lat=lat_f, lng=lng_f,
         address=address[:200], urgency=urgency, reporter_name=name[:64], reporter_phone=post.get("phone", "")[:32],
         photos=tuple(files[:6]), external_id=""))

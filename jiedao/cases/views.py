@@ -20,7 +20,7 @@ from django_ratelimit.decorators import ratelimit
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.models import OrgUnit
 from jiedao.kernel.scoping import user_scope
-from jiedao.kernel.selectors import public_subdistrict, subdistrict_of
+from jiedao.kernel.selectors import public_subdistrict, subdistrict_id_of
 from jiedao.places.models import Grid
 
 from . import selectors
@@ -191,12 +191,9 @@ def field_report(request):
     if request.method == "POST" and form.is_valid():  # the no-script path; the script posts to the API
         d = form.cleaned_data
         try:
-            category = selectors.category_get_visible(user=request.user, category_id=d["category_id"]) \
-                if d.get("category_id") else None
-            sub = subdistrict_of(request.user)
-            case = case_report(actor=request.user, subdistrict=sub, intake=Intake(
+            case = case_report(actor=request.user, subdistrict_id=subdistrict_id_of(request.user), intake=Intake(
                 source=CaseSource.GRID_WORKER if "grid_worker" in user_scope(request.user).roles else CaseSource.STAFF,
-                description=d["description"], category=category, lat=d.get("lat"), lng=d.get("lng"),
+                description=d["description"], category_id=d.get("category_id"), lat=d.get("lat"), lng=d.get("lng"),
                 coord_system=d.get("coord_system") or "wgs84", address=d.get("address") or "",
                 urgency=d.get("urgency") or "normal", photos=tuple(request.FILES.getlist("photos"))))
         except DomainError as exc:
@@ -310,7 +307,7 @@ def public_report(request):
                 try:
                     category = CaseCategory.objects.filter(subdistrict=sub, pk=d.get("category_id"), is_leaf=True) \
                         .first() if d.get("category_id") else None
-                    case = case_report(actor=None, subdistrict=sub, intake=Intake(
+                    case = case_report(actor=None, subdistrict_id=sub.pk, intake=Intake(
                         source=CaseSource.RESIDENT, description=d["description"], category=category,
                         lat=d.get("lat"), lng=d.get("lng"), coord_system=d.get("coord_system") or "wgs84",
                         address=d.get("address") or "", reporter_name=d.get("reporter_name") or "",

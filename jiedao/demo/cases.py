@@ -80,7 +80,7 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
         clock = [start]
 
         with mock.patch("django.utils.timezone.now", lambda clock=clock: clock[0]):
-            case = case_report(actor=gw if source == "grid_worker" else None, subdistrict=sub, intake=Intake(
+            case = case_report(actor=gw if source == "grid_worker" else None, subdistrict_id=sub.pk, intake=Intake(
                 source=source, description=DESCRIPTIONS.get(code, "需要处置的问题"), category=category, lat=lat, lng=lng,
                 external_id=f"DEMO{n:05d}" if source in ("hotline", "sensor") else "",
                 reporter_name="市民" if source in ("hotline", "resident") else "",

@@ -188,6 +188,20 @@ class Batch:
             self.add(sql, params)
             complete(None)  # nothing to wait for: the instance is complete once the batch ran without error
 
+    def get(self, model: type[Model], pk) -> list:
+        """SELECT the row with this id, as ``row_get`` does; ``run()`` puts the instance in the list returned
+        (which stays empty if there is no such row)."""
+        connection = self.connection
+        sql, names, converters = _select_plan(model, connection)
+        found: list = []
+
+        def load(rows):
+            if rows:
+                found.append(model.from_db(self.using, names, _convert(rows[0], converters, connection)))
+
+        self.add(sql, [model._meta.pk.get_db_prep_value(pk, connection)], load)
+        return found
+
     def allocate_id(self, obj: Model) -> bool:
         """Reserve ``obj``'s id from its sequence in this batch (PostgreSQL only), so that statements of a later
         batch can refer to it before it is inserted. False where ids are only known after the INSERT."""
@@ -219,6 +233,20 @@ class Batch:
                 if on_result:
                     on_result(raw.fetchall())
 
+    def _begin_here(self) -> bool:
+        """Whether this batch opens its ``atomic`` block's transaction, for which psycopg would first send BEGIN in
+        a round trip of its own. Then BEGIN leads the batch's message instead, and psycopg, switched to autocommit
+        for the rest of the block, sends none: the server is in the transaction all the same, and the block's exit
+        commits or rolls it back as usual (psycopg sends COMMIT or ROLLBACK whenever the server is in a
+        transaction; Django switches autocommit back on after it). Decision 0013."""
+        from psycopg.pq import TransactionStatus
+
+        pg = self.connection.connection
+        return (self.connection.in_atomic_block and not pg.autocommit
+                and pg.pgconn.transaction_status == TransactionStatus.IDLE
+                # psycopg's own BEGIN would carry these; a plain one would not
+                and pg.isolation_level is None and pg.read_only is None and pg.deferrable is None)
+
     def _run_message(self, wrapper, raw, items, commit: bool) -> None:
         """Every statement in one simple-query message, each with its values quoted in by psycopg."""
         state = _Prepared.of(self.connection) if self.prepared else None
@@ -231,6 +259,10 @@ class Batch:
             results.append(len(parts) - 1)
         if commit:
             parts.append("COMMIT")
+        if self._begin_here():
+            self.connection.connection.autocommit = True  # allowed: the session is idle
+            parts.insert(0, "BEGIN")
+            results = [i + 1 for i in results]
         wrapper.execute("; ".join(parts))  # values already in: no parameters, so psycopg leaves the text alone
         if state:
             state.names.update(pending)  # the whole message ran: every PREPARE in it did
@@ -258,13 +290,7 @@ def _select_plan(model: type[Model], connection):
 
 def row_get(model: type[Model], pk, *, using: str | None = None) -> Model | None:
     """The row with this id as a model instance (every concrete field loaded), or None."""
-    using = using or router.db_for_read(model)
-    connection = connections[using]
-    sql, names, converters = _select_plan(model, connection)
-    rows = []
-    batch = Batch(using)
-    batch.add(sql, [model._meta.pk.get_db_prep_value(pk, connection)], rows.extend)
+    batch = Batch(using or router.db_for_read(model))
+    found = batch.get(model, pk)
     batch.run()
-    if not rows:
-        return None
-    return model.from_db(using, names, _convert(rows[0], converters, connection))
+    return found[0] if found else None

@@ -12,14 +12,20 @@ from .rows import row_get
 from .scoping import user_scope
 
 
-def subdistrict_of(user) -> Subdistrict:
-    """The sub-district a user works in (the first, for the rare user of several): where their writes go."""
+def subdistrict_id_of(user) -> int:
+    """The id of the sub-district a user works in (the first, for the rare user of several): where their writes
+    go. From the user's scope: no query."""
     ids = sorted(user_scope(user).subdistrict_ids)
     if not ids:
         raise DomainError("no_subdistrict", _("您不属于任何街道。"), status=403)
-    # The id comes from the user's own scope, so no further filter is needed; every API write starts here, and
-    # the row is read fresh each time because its tokens key the per-process caches (decision 0009).
-    subdistrict = row_get(Subdistrict, ids[0])
+    return ids[0]
+
+
+def subdistrict_of(user) -> Subdistrict:
+    """The row of ``subdistrict_id_of(user)``."""
+    # The id comes from the user's own scope, so no further filter is needed; the row is read fresh each time
+    # because its tokens key the per-process caches (decision 0009).
+    subdistrict = row_get(Subdistrict, subdistrict_id_of(user))
     if subdistrict is None:
         raise Subdistrict.DoesNotExist
     return subdistrict

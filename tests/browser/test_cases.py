@@ -49,7 +49,7 @@ def _jpeg(tmp_path, name: str = "photo.jpg", colour=(180, 120, 60)) -> str:
 
 def _report(town, *, category=None, lat=IN_GRID_1["latitude"], lng=IN_GRID_1["longitude"],
             description="小区门口暴露垃圾堆放", source="resident", actor=None) -> Case:
-    return case_report(actor=actor, subdistrict=town.sub, intake=Intake(
+    return case_report(actor=actor, subdistrict_id=town.sub.pk, intake=Intake(
         source=source, description=description, category=category, lat=lat, lng=lng, reporter_name="张先生"))
 
 

@@ -25,7 +25,7 @@ def test_two_dispatchers_racing_exactly_one_wins(transactional_db):
     from jiedao.cases.models import CaseCategory
 
     category = CaseCategory.objects.get(subdistrict=town.sub, kind="event", code="06010")
-    case = case_report(actor=None, subdistrict=town.sub, intake=Intake(source="resident", description="暴露垃圾",
+    case = case_report(actor=None, subdistrict_id=town.sub.pk, intake=Intake(source="resident", description="暴露垃圾",
                                                                        category=category, lat=31.005, lng=121.305))
     case_transition(actor=town.users["dispatcher"], case=case, action="register", expected_version=1)
     second = town.users["dispatcher"].__class__.objects.create_user(username="TR-dispatcher-2", password="x-Y-12345")
@@ -72,7 +72,7 @@ def test_concurrent_writers_of_one_month_keep_exact_evaluation_figures(transacti
     category = CaseCategory.objects.get(subdistrict=town.sub, kind="event", code="06010")
 
     def new_case(n):
-        return case_report(actor=None, subdistrict=town.sub, intake=Intake(
+        return case_report(actor=None, subdistrict_id=town.sub.pk, intake=Intake(
             source="resident", description=f"暴露垃圾 {n}", category=category, lat=31.005, lng=121.305))
 
     cases = [new_case(n) for n in range(6)]

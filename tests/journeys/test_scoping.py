@@ -13,7 +13,7 @@ def _endpoints(town):
     p = town.people["p1"].pk
     alert = alert_raise(rule="test.rule", subject_type="x", subject_id="1", message="m", subdistrict_id=town.sub.pk)
     audit = AuditRecord.objects.filter(subdistrict=town.sub).first().pk
-    case = case_report(actor=None, subdistrict=town.sub, intake=Intake(
+    case = case_report(actor=None, subdistrict_id=town.sub.pk, intake=Intake(
         source="resident", description="路灯不亮", lat=31.335, lng=121.505, photos=(_jpeg(),)))
     photo = case.photos.get()
     eps = [
@@ -148,7 +148,7 @@ def test_lists_never_include_foreign_rows(town, other_town, client_for):
         "/api/v1/places/compound": {x.pk for x in other_town.compounds.values()},
         "/api/v1/org-units": {u.pk for u in other_town.units.values()},
         "/api/v1/people": {p.pk for p in other_town.people.values()},
-        "/api/v1/cases": {case_report(actor=None, subdistrict=other_town.sub, intake=Intake(
+        "/api/v1/cases": {case_report(actor=None, subdistrict_id=other_town.sub.pk, intake=Intake(
             source="resident", description="外街道的案件", lat=31.205, lng=121.605)).pk},
     }
     for role in ROLES:

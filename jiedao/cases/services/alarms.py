@@ -54,7 +54,7 @@ def alarm_receive(*, source_code: str, timestamp: str, signature: str, body: byt
     code = source.category_map.get(alarm_type, "")
     category = category_for_code(subdistrict_id=source.subdistrict_id, code=code) if code else None
     description = str(payload.get("description") or f"{source.name}告警：{alarm_type}")
-    case = case_report(actor=None, subdistrict=source.subdistrict, intake=Intake(
+    case = case_report(actor=None, subdistrict_id=source.subdistrict_id, intake=Intake(
         source=CaseSource.SENSOR, description=description, category=category, lat=lat, lng=lng,
         coord_system=str(payload.get("coord_system") or "wgs84"), external_id=f"{source.code}:{alarm_id}",
         urgency=Urgency.URGENT if payload.get("urgent") else Urgency.NORMAL, reporter_name=source.name,

@@ -80,7 +80,7 @@ def hotline_import(*, actor, subdistrict, orders: list[dict]) -> HotlineResult:
                 title=content[:40],
             )
             with transaction.atomic():
-                case = case_report(actor=None, subdistrict=subdistrict, intake=intake)
+                case = case_report(actor=None, subdistrict_id=subdistrict.pk, intake=intake)
                 deadline = _parse_time(order.get("deadline"))
                 if deadline:  # the city platform's deadline binds the sub-district
                     Case.objects.filter(pk=case.pk).update(deadline_at=deadline)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from jiedao.kernel.audit import audit_record
 from jiedao.kernel.calendar import WorkCalendar
 from jiedao.kernel.exceptions import DomainError
+from jiedao.kernel.models import Subdistrict
 from jiedao.kernel.permissions import require_capability
 from jiedao.kernel.pii.masking import mask_phone
 from jiedao.kernel.rows import Batch, row_insert
@@ -26,6 +27,7 @@ from ..choices import CaseSource, CaseState, PhotoStage, Urgency
 from ..error_codes import CaseErrorCode
 from ..evaluation.figures import figures_case_reported
 from ..models import Case, CaseCategory, CaseEvent
+from ..selectors import category_in
 from .photos import check_photos, photos_store
 
 # Duplicate detection thresholds (X-3); a sub-district may override them in settings.
@@ -89,11 +91,13 @@ def compute_deadline(*, subdistrict_id, category: CaseCategory | None, urgency: 
 
 @dataclass
 class Intake:
-    """What any source hands to the engine."""
+    """What any source hands to the engine. The category either as a row the caller loaded (``category``) or, to be
+    looked up in the sub-district's categories after the intake's reads, as an id (``category_id``)."""
 
     source: str
     description: str
     category: CaseCategory | None = None
+    category_id: int | None = None
     lat: float | None = None
     lng: float | None = None
     coord_system: str = "wgs84"
@@ -107,13 +111,21 @@ class Intake:
     reported_at: object = None  # a hotline order's own time
 
 
-def case_report(*, actor, subdistrict, intake: Intake) -> Case:
+def _category_not_found() -> DomainError:
+    # 404 like any id outside the caller's sub-district (DESIGN.md, scoping)
+    return DomainError(CaseErrorCode.CATEGORY_NOT_FOUND, _("案件类别不存在。"), fields={"category": _("案件类别不存在。")},
+                       status=404)
+
+
+def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
     """Create a case from any source. ``actor`` is None for public, hotline and device intake.
 
     Everything that only reads (checks, grid, address, deadline, duplicates) happens before the transaction,
     which holds only the writes: on SQLite it holds the database's single write lock (BEGIN IMMEDIATE), so
-    concurrent reports wait for each other's inserts only (measured in bench/case_intake.py). The grid and
-    address indexes and the calendar are per-process caches keyed by the sub-district row the caller loaded.
+    concurrent reports wait for each other's inserts only (measured in bench/case_intake.py). The sub-district's
+    row is read with the duplicate check, in one round trip on PostgreSQL; the grid and address indexes, the
+    calendar and the categories are per-process caches keyed by that row's tokens, so they are used only after it
+    (decision 0013).
     """
     if actor is not None:
         require_capability(actor, "cases.report")
@@ -122,11 +134,12 @@ def case_report(*, actor, subdistrict, intake: Intake) -> Case:
     description = (intake.description or "").strip()
     if not description:
         raise DomainError(CaseErrorCode.DESCRIPTION_REQUIRED, _("请描述问题。"), fields={"description": _("请描述问题。")})
-    if intake.category is not None and intake.category.subdistrict_id != subdistrict.pk:
-        raise DomainError(CaseErrorCode.CATEGORY_NOT_FOUND, _("案件类别不存在。"), fields={"category": _("案件类别不存在。")})
+    category = intake.category
+    if category is not None and category.subdistrict_id != subdistrict_id:
+        raise _category_not_found()
+    category_id = category.pk if category is not None else intake.category_id
     checked = check_photos(intake.photos)
     lat = lng = None
-    grid_id = None
     if intake.lat is not None and intake.lng is not None:
         try:
             lat, lng = to_wgs84(float(intake.lat), float(intake.lng), intake.coord_system)
@@ -134,32 +147,43 @@ def case_report(*, actor, subdistrict, intake: Intake) -> Case:
             raise DomainError("invalid_coordinates", _("坐标系不支持。")) from exc
         if not (-90 <= lat <= 90 and -180 <= lng <= 180):
             raise DomainError("invalid_coordinates", _("坐标超出范围。"))
-        grid_id = grid_for_point(subdistrict_id=subdistrict.pk, lat=lat, lng=lng, version=subdistrict.places_version)
     now = timezone.now()
     reported_at = intake.reported_at or now
-    address = (intake.address or "").strip()
-    if not address and lat is not None:
-        address = nearest_place_label(subdistrict_id=subdistrict.pk, lat=lat, lng=lng,
-                                      version=subdistrict.places_version)
     case = Case(
-        subdistrict=subdistrict, source=intake.source, external_id=(intake.external_id or "")[:64],
-        category=intake.category, title=(intake.title or description[:40])[:120], description=description,
-        address=address[:200], lat=lat, lng=lng, grid_id=grid_id, urgency=intake.urgency or Urgency.NORMAL,
-        reporter=actor, reporter_name=(intake.reporter_name or "")[:64], reporter_phone=intake.reporter_phone or "",
-        public_token=secrets.token_urlsafe(12), reported_at=reported_at,
-        lead_department_id=intake.category.default_department_id if intake.category else None,
+        subdistrict_id=subdistrict_id, source=intake.source, external_id=(intake.external_id or "")[:64],
+        title=(intake.title or description[:40])[:120], description=description, lat=lat, lng=lng,
+        urgency=intake.urgency or Urgency.NORMAL, reporter=actor, reporter_name=(intake.reporter_name or "")[:64],
+        reporter_phone=intake.reporter_phone or "", public_token=secrets.token_urlsafe(12), reported_at=reported_at,
     )
-    case.deadline_at = compute_deadline(subdistrict_id=subdistrict.pk, category=intake.category,
-                                        urgency=case.urgency, start=now, calendar_token=subdistrict.calendar_token)
-    # The last reads in one round trip on PostgreSQL: the duplicate check and, unless an external id could
-    # collide, the new case's id, so that every write below can go in one more (kernel.rows.Batch).
+    # The reads in one round trip on PostgreSQL: the sub-district, the duplicate check and, unless an external id
+    # could collide, the new case's id, so that every write below can go in one more (kernel.rows.Batch).
     reads = Batch()
+    found = reads.get(Subdistrict, subdistrict_id)
     case.duplicate_candidates = []  # filled in by reads.run()
-    duplicates_query(reads, case.duplicate_candidates, subdistrict_id=subdistrict.pk, category_id=case.category_id,
+    duplicates_query(reads, case.duplicate_candidates, subdistrict_id=subdistrict_id, category_id=category_id,
                       lat=lat, lng=lng, at=reported_at)
     if not case.external_id:
         reads.allocate_id(case)
     reads.run()
+    if not found:
+        raise DomainError("no_subdistrict", _("街道不存在。"), status=404)
+    subdistrict = case.subdistrict = found[0]
+    if category is None and category_id is not None:
+        category = category_in(subdistrict, category_id)
+        if category is None:
+            raise _category_not_found()
+    case.category = category
+    case.lead_department_id = category.default_department_id if category else None
+    if lat is not None:
+        case.grid_id = grid_for_point(subdistrict_id=subdistrict_id, lat=lat, lng=lng,
+                                      version=subdistrict.places_version)
+    address = (intake.address or "").strip()
+    if not address and lat is not None:
+        address = nearest_place_label(subdistrict_id=subdistrict_id, lat=lat, lng=lng,
+                                      version=subdistrict.places_version)
+    case.address = address[:200]
+    case.deadline_at = compute_deadline(subdistrict_id=subdistrict_id, category=category, urgency=case.urgency,
+                                        start=now, calendar_token=subdistrict.calendar_token)
     ours = not connection.in_atomic_block  # then the audit record's message may commit (decision 0012)
     with transaction.atomic():
         return _case_insert(case=case, actor=actor, subdistrict=subdistrict, intake=intake, checked=checked, now=now,
@@ -205,7 +229,7 @@ def case_report_finding(*, actor, subdistrict, finding_ref: str, category, descr
                                    external_id=finding_ref[:64]).first()
     if existing:
         return existing, False
-    case = case_report(actor=actor, subdistrict=subdistrict, intake=Intake(
+    case = case_report(actor=actor, subdistrict_id=subdistrict.pk, intake=Intake(
         source=CaseSource.INSPECTION, description=description, category=category, lat=lat, lng=lng,
         address=address, external_id=finding_ref[:64], photos=tuple(photos)))
     return case, True

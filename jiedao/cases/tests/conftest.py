@@ -14,6 +14,6 @@ def cases_town(town):
 
 
 def report(town, *, user=None, lat=31.335, lng=121.505, category=None, description="人行道上有暴露垃圾", **kw):
-    return case_report(actor=user or town.users["grid_worker"], subdistrict=town.sub, intake=Intake(
+    return case_report(actor=user or town.users["grid_worker"], subdistrict_id=town.sub.pk, intake=Intake(
         source=kw.pop("source", "grid_worker"), description=description, category=category or town.category,
         lat=lat, lng=lng, **kw))

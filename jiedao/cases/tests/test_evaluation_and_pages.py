@@ -116,6 +116,24 @@ def test_inbox_and_field_pages(cases_town, client_for):
     assert client_for(t.users["dept2_handler"]).get("/cases/inbox/").content.decode().count(dispatched.number) == 0
 
 
+def test_the_phone_report_form_works_without_script(cases_town, other_town, client_for):
+    """The no-script path of /cases/field/report/ (the script posts to the API): a category of the worker's own
+    sub-district is taken, another one's is refused on the page and nothing is created."""
+    t = cases_town
+    c = client_for(t.users["grid_worker"])
+    body = {"description": "井盖破损", "category_id": t.category.pk, "lat": "31.335", "lng": "121.505"}
+    r = c.post("/cases/field/report/", body)
+    assert r.status_code == 302
+    case = Case.objects.get(description="井盖破损")
+    assert (case.subdistrict_id, case.category_id, case.source) == (t.sub.pk, t.category.pk, "grid_worker")
+    assert case.grid_id == t.grids[0].pk and case.lead_department_id == t.category.default_department_id
+    theirs = CaseCategory.objects.create(subdistrict=other_town.sub, kind="event", code="99001", name="他街道类别",
+                                         is_leaf=True)
+    r = c.post("/cases/field/report/", {**body, "description": "路灯不亮", "category_id": theirs.pk})
+    assert r.status_code == 400 and "案件类别不存在" in r.content.decode()
+    assert not Case.objects.filter(description="路灯不亮").exists()
+
+
 def test_photos_are_served_only_within_scope(cases_town, other_town, client_for):
     t = cases_town
     case = report(t, photos=(__import__("django.core.files.uploadedfile", fromlist=["x"]).SimpleUploadedFile(
@@ -174,7 +192,7 @@ def test_satisfaction_feeds_the_evaluation_and_verifiers_count_by_worker(cases_t
     t = cases_town
     from jiedao.cases.services.intake import Intake, case_report
 
-    hotline = case_report(actor=None, subdistrict=t.sub, intake=Intake(
+    hotline = case_report(actor=None, subdistrict_id=t.sub.pk, intake=Intake(
         source="hotline", description="暴露垃圾", category=t.category, lat=31.335, lng=121.505, external_id="H9"))
     case = drive_to(t, hotline, "closed")
     step(t, case, "follow_up", "dispatcher", satisfaction=4, comment="回访满意")

@@ -327,8 +327,9 @@ def test_a_duplicate_across_a_cell_edge_is_found(cases_town):
 
 
 def test_on_postgresql_an_intake_takes_three_round_trips(cases_town):
-    """The reads (duplicates, the new id) in one, every write with the audit chain head in one, the audit record
-    in one (kernel.rows.Batch); the commit is the fourth. A regression guard for bench/case_intake.py."""
+    """The reads (the sub-district, duplicates, the new id) in one, every write with the audit chain head in one,
+    the audit record in one (kernel.rows.Batch); the commit is the fourth. A regression guard for
+    bench/case_intake.py."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -340,7 +341,9 @@ def test_on_postgresql_an_intake_takes_three_round_trips(cases_town):
     trips = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]  # the test's
     assert len(trips) == 3, [sql[:80] for sql in trips]
     # Every statement runs prepared (decision 0011) but the duplicate check, planned for its values each time.
-    assert trips[0].startswith("SELECT id, lat, lng FROM cases_case") and "; EXECUTE jiedao_" in trips[0]
+    reads = trips[0].split("; ")
+    assert reads[0].startswith("EXECUTE jiedao_") and reads[1].startswith("SELECT id, lat, lng FROM cases_case")
+    assert len(reads) == 3 and reads[2].startswith("EXECUTE jiedao_")
     assert all(sql.startswith("EXECUTE jiedao_") and "PREPARE" not in sql for sql in trips[1:])
     assert "COMMIT" not in trips[2]  # inside a caller's transaction (here the test's) the caller commits
     assert case.duplicate_candidates and case.number.endswith(f"{case.pk:06d}")
@@ -349,7 +352,7 @@ def test_on_postgresql_an_intake_takes_three_round_trips(cases_town):
 @pytest.mark.django_db(transaction=True)
 def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_town, monkeypatch):
     """Decision 0012: the audit record's message ends with COMMIT; psycopg then sends none, Django still runs the
-    on_commit callbacks, and another session sees the case."""
+    on_commit callbacks, and another session sees the case. Decision 0013: nor does psycopg send BEGIN."""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
@@ -367,7 +370,7 @@ def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_
         real_figures(case, batch=batch)
 
     monkeypatch.setattr(intake_module, "figures_case_reported", figures_and_a_hook)
-    sent = []  # what psycopg sends on its own: BEGIN, and COMMIT unless the transaction has already ended
+    sent = []  # what psycopg sends on its own: BEGIN unless a batch did, COMMIT unless the transaction has ended
     real_command = type(connection.connection)._exec_command
 
     def command(self, cmd, *args, **kwargs):
@@ -379,7 +382,8 @@ def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_
         case = report(cases_town, lat=31.3351, lng=121.5051)
     messages = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]  # Django logs those itself
     assert len(messages) == 3 and messages[2].endswith("; COMMIT"), [m[:90] for m in messages]
-    assert sent == [b"BEGIN"]
+    assert messages[1].startswith("BEGIN; ")  # decision 0013: the writes' message opens the transaction
+    assert sent == []
     assert committed == [case.pk]
     other = connection.copy()
     try:
@@ -389,6 +393,49 @@ def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_
     finally:
         other.close()
     assert report(cases_town).pk > case.pk and audit_verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_api_intake_takes_as_many_round_trips_as_a_bare_insert(cases_town, monkeypatch):
+    """bench/case_intake.py's comparison: the bare view reads the token and sends BEGIN, INSERT, COMMIT. An API
+    intake reads the token, then its reads (with the sub-district's row, decision 0013), then BEGIN with every write
+    and the audit chain head, then the audit record with COMMIT: four messages, and psycopg sends nothing of its
+    own."""
+    import secrets
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from jiedao.kernel.models import ApiToken
+
+    if connection.vendor != "postgresql":
+        pytest.skip("statement batching is PostgreSQL's")
+    raw = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=cases_town.users["grid_worker"], digest=ApiToken.digest_of(raw),
+                            expires_at=timezone.now() + settings.API_TOKEN_LIFETIME)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    body = {"description": "井盖破损", "category_id": cases_town.category.pk, "lat": "31.335", "lng": "121.505"}
+    assert client.post("/api/v1/cases", body).status_code == 201  # warms the caches, marks the token used
+    sent = []
+    real_command = type(connection.connection)._exec_command
+
+    def command(self, cmd, *args, **kwargs):
+        sent.append(bytes(cmd))
+        return real_command(self, cmd, *args, **kwargs)
+
+    monkeypatch.setattr(type(connection.connection), "_exec_command", command)
+    with CaptureQueriesContext(connection) as queries:
+        r = client.post("/api/v1/cases", body)
+    assert r.status_code == 201 and r.json()["duplicate_candidates"] and r.json()["grid_id"]
+    messages = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]  # Django logs those itself
+    assert len(messages) == 4, [m[:90] for m in messages]
+    assert "kernel_apitoken" in messages[0] and "cases_case" in messages[1]
+    assert messages[2].startswith("BEGIN; ") and messages[3].endswith("; COMMIT")
+    assert sent == []
+    assert client.post("/api/v1/cases", {**body, "category_id": 10**8}).status_code == 404  # not a category of ours
 
 
 @pytest.mark.django_db(transaction=True)

@@ -234,3 +234,79 @@ def test_a_batch_ends_a_transaction_only_at_the_end_of_an_outermost_block():
             assert cur.fetchone() == (1,)
     finally:
         other.close()
+
+
+def _seen_by_another_session(connection, seq: int) -> int:
+    other = connection.copy()
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT count(*) FROM kernel_auditrecord WHERE seq = %s", [seq])
+            return cur.fetchone()[0]
+    finally:
+        other.close()
+
+
+def _commands_of_psycopg(connection, monkeypatch) -> list[bytes]:
+    """What psycopg sends on its own (BEGIN, COMMIT, ROLLBACK), not through a cursor."""
+    connection.ensure_connection()
+    sent = []
+    real_command = type(connection.connection)._exec_command
+
+    def command(self, cmd, *args, **kwargs):
+        sent.append(bytes(cmd))
+        return real_command(self, cmd, *args, **kwargs)
+
+    monkeypatch.setattr(type(connection.connection), "_exec_command", command)
+    return sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_opens_its_blocks_transaction_sends_the_begin_itself(monkeypatch):
+    """Decision 0013: no round trip of psycopg's own for BEGIN; the block still commits, or rolls back, as a whole."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    connection = _postgres_only()
+    sent = _commands_of_psycopg(connection, monkeypatch)
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        row_insert(_record(10**9 + 60))
+        row_insert(_record(10**9 + 61))  # already in the transaction: no second BEGIN
+    messages = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]  # Django logs those itself
+    assert [sql.startswith("BEGIN; ") for sql in messages] == [True, False]
+    assert sent == [b"COMMIT"]  # the block's exit commits as always
+    assert connection.connection.autocommit and connection.get_autocommit()  # as after any block
+    assert _seen_by_another_session(connection, 10**9 + 61) == 1
+
+    sent.clear()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        row_insert(_record(10**9 + 62))
+        raise RuntimeError
+    assert sent == [b"ROLLBACK"] and _seen_by_another_session(connection, 10**9 + 62) == 0
+
+    sent.clear()
+    from django.db import IntegrityError
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        batch = Batch()
+        batch.insert(_record(10**9 + 63))
+        batch.insert(_record(10**9 + 63))  # the same seq twice: the message fails after its BEGIN
+        batch.run()
+    assert sent == [b"ROLLBACK"] and _seen_by_another_session(connection, 10**9 + 63) == 0
+    with connection.cursor() as cur:  # the session is usable again, in autocommit
+        cur.execute("SELECT 1")
+    assert connection.connection.info.transaction_status == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_psycopg_begins_a_transaction_that_needs_more_than_a_plain_begin(monkeypatch):
+    from django.db import transaction
+
+    connection = _postgres_only()
+    sent = _commands_of_psycopg(connection, monkeypatch)
+    connection.connection.read_only = False  # psycopg now begins with "BEGIN READ WRITE"
+    try:
+        with transaction.atomic():
+            row_insert(_record(10**9 + 64))
+    finally:
+        connection.connection.read_only = None
+    assert sent == [b"BEGIN READ WRITE", b"COMMIT"]
