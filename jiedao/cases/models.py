@@ -50,15 +50,17 @@ class CaseCategory(models.Model):
 
 
 class Case(models.Model):
-    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+")
+    # Indexes are written on every intake and every transition: a foreign key gets none of its own where an index
+    # in Meta starts with it or where only a rare admin delete would look it up (docs/decisions/0014).
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+", db_index=False)
     # YYYYMMDD (local date of the report) + the id, at least 6 digits. The database computes it in the INSERT and
     # hands it back with the id (RETURNING), so intake needs no second statement to write it.
     number = models.GeneratedField(expression=CaseNumber(), output_field=models.CharField(max_length=32),
-                                   db_persist=True, db_index=True, verbose_name=_("案件编号"))
+                                   db_persist=True, verbose_name=_("案件编号"))
     source = models.CharField(_("来源"), max_length=16, choices=CaseSource.choices)
     external_id = models.CharField(_("外部编号"), max_length=64, blank=True)  # 12345 工单号, alarm id…
     category = models.ForeignKey(CaseCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
-                                 verbose_name=_("类别"))
+                                 verbose_name=_("类别"), db_index=False)
     title = models.CharField(_("标题"), max_length=120, blank=True)
     description = models.TextField(_("问题描述"))
     address = models.CharField(_("地址"), max_length=200, blank=True)
@@ -68,18 +70,17 @@ class Case(models.Model):
     cell = models.GeneratedField(expression=GeoCell(), output_field=models.BigIntegerField(null=True), db_persist=True)
     grid = models.ForeignKey("places.Grid", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
     urgency = models.CharField(_("紧急程度"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
-    state = models.CharField(_("状态"), max_length=16, choices=CaseState.choices, default=CaseState.REPORTED,
-                             db_index=True)
+    state = models.CharField(_("状态"), max_length=16, choices=CaseState.choices, default=CaseState.REPORTED)
     version = models.PositiveIntegerField(default=1)
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="reported_cases")
     reporter_name = models.CharField(_("反映人"), max_length=64, blank=True)
     reporter_phone = EncryptedTextField(_("反映人电话"), blank=True, default="")
-    public_token = models.CharField(max_length=32, blank=True, db_index=True)  # lets the reporter follow the case
+    public_token = models.CharField(max_length=32, blank=True)  # lets the reporter follow the case
     lead_department = models.ForeignKey("kernel.OrgUnit", null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+", verbose_name=_("主办部门"))
     deadline_at = models.DateTimeField(_("处置时限"), null=True, blank=True)
-    reported_at = models.DateTimeField(_("上报时间"), db_index=True)
+    reported_at = models.DateTimeField(_("上报时间"))
     registered_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     handled_at = models.DateTimeField(null=True, blank=True)
@@ -91,7 +92,7 @@ class Case(models.Model):
     rework_count = models.PositiveSmallIntegerField(default=0)
     return_count = models.PositiveSmallIntegerField(default=0)
     duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="duplicates")
+                                     related_name="duplicates", db_index=False)
     duplicate_candidates = models.JSONField(default=list, blank=True)  # ids flagged at intake
     satisfaction = models.PositiveSmallIntegerField(_("满意度"), null=True, blank=True)  # 1..5
     follow_up_note = models.TextField(blank=True)
@@ -107,6 +108,12 @@ class Case(models.Model):
             models.Index(fields=["subdistrict", "reported_at"]),
             # The duplicate check (services/intake.py): same category, the cells around the point, the time window.
             models.Index(fields=["subdistrict", "category", "cell", "reported_at"], name="case_duplicate_probe"),
+            # In Meta rather than db_index=True on the field: no second, varchar_pattern_ops copy on PostgreSQL.
+            models.Index(fields=["number"], name="case_number"),
+            models.Index(fields=["state"], name="case_state"),  # the periodic deadline check, across sub-districts
+            models.Index(fields=["public_token"], name="case_public_token"),
+            # Only merged cases have one: the others are not in the index, so intake does not write to it.
+            models.Index(fields=["duplicate_of"], condition=Q(duplicate_of__isnull=False), name="case_duplicate_of"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["subdistrict", "source", "external_id"], condition=~Q(external_id=""),
