@@ -109,6 +109,8 @@ def endpoint(view):
 def _jurisdiction(request) -> Subdistrict:
     code = (request.GET.get("jurisdiction_id") or request.POST.get("jurisdiction_id") or "").strip()
     sub = public_subdistrict(code)
+    if sub is None and not code:  # GeoReport v2: required where the endpoint serves several jurisdictions
+        raise Open311Error(400, "jurisdiction_id is required: this endpoint serves several jurisdictions")
     if sub is None:
         raise Open311Error(404, f"unknown jurisdiction_id: {code}")
     return sub

@@ -20,7 +20,7 @@ from django_ratelimit.decorators import ratelimit
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.models import OrgUnit
 from jiedao.kernel.scoping import user_scope
-from jiedao.kernel.selectors import public_subdistrict, subdistrict_id_of
+from jiedao.kernel.selectors import public_subdistrict, public_subdistricts, subdistrict_id_of
 from jiedao.places.models import Grid
 
 from . import selectors
@@ -275,7 +275,8 @@ MIN_FILL_SECONDS = 3
 
 
 def _public_subdistrict(request):
-    """``?sd=<code>``: each sub-district publishes its own link or QR code; an unknown code is a 404."""
+    """``?sd=<code>``: each sub-district publishes its own link or QR code; an unknown code is a 404. Without one,
+    the only sub-district, or None where there are several (the page then asks which)."""
     code = (request.GET.get("sd") or "").strip()
     sub = public_subdistrict(code)
     if sub is None and code:
@@ -287,9 +288,11 @@ def _public_subdistrict(request):
 def public_report(request):
     """居民随手拍: no login, no captcha; a honeypot, a minimum fill time and a per-IP rate limit instead."""
     sub = _public_subdistrict(request)
+    if sub is None:  # several sub-districts and no ?sd=: the resident picks theirs (a GET link to the form)
+        return render(request, "cases/public_choose.html", {"subdistricts": public_subdistricts()})
     form = PublicReportForm(request.POST or None)
     leaves = CaseCategory.objects.filter(subdistrict=sub, is_leaf=True, active=True).select_related("parent") \
-        .order_by("kind", "code") if sub else []
+        .order_by("kind", "code")
     if request.method == "POST":
         if getattr(request, "limited", False):
             return render(request, "cases/public_report.html", {"form": form, "leaves": leaves, "started": _started(), "error": _("提交过于频繁，请稍后再试。")}, status=429)

@@ -33,10 +33,18 @@ def subdistrict_of(user) -> Subdistrict:
 
 def public_subdistrict(code: str = "") -> Subdistrict | None:
     """The sub-district a public page or API addresses by its code (Open311's ``jurisdiction_id``, the residents'
-    page's ``?sd=``); without a code the first one, right for a one-sub-district installation. None for an unknown
-    code, never another sub-district. Unscoped on purpose: these callers have no user."""
-    qs = Subdistrict.objects.order_by("pk")
-    return qs.filter(code=code).first() if code else qs.first()
+    page's ``?sd=``), or None for an unknown code, never another sub-district. Without a code, the installation's
+    only sub-district, or None where there are several (the caller asks which: ``public_subdistricts``).
+    Unscoped on purpose: these callers have no user."""
+    if code:
+        return Subdistrict.objects.filter(code=code).first()
+    only = list(Subdistrict.objects.order_by("pk")[:2])
+    return only[0] if len(only) == 1 else None
+
+
+def public_subdistricts():
+    """Every sub-district's code and name, for a public page that asks which one (unscoped, like the above)."""
+    return Subdistrict.objects.order_by("code").values("code", "name", "district")
 
 
 def org_unit_list(*, user, kind: str = ""):

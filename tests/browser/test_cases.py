@@ -370,6 +370,23 @@ def test_resident_reports_without_signing_in(cases_town, open_session, tmp_path)
     s.problems.assert_none()
 
 
+def test_a_resident_without_a_link_picks_the_sub_district_first(cases_town, other_town, open_session):
+    """With several sub-districts /report/ lists them; the resident's choice opens that sub-district's form."""
+    s = open_session(PHONE, mobile=True)
+    page = s.page
+    s.goto("/report/")
+    choices = page.locator("[data-testid=public-choose] a")
+    expect(choices).to_have_count(2)
+    s.assert_no_horizontal_overflow()
+    s.shot("cases-public-choose-phone")
+    with page.expect_navigation():
+        choices.filter(has_text=cases_town.sub.name).click()
+    assert page.url == f"{s.base_url}/report/?sd={cases_town.sub.code}"
+    expect(page.locator("[data-testid=public-report]")).to_be_visible()
+    expect(page.locator("[data-testid=category-select] option", has_text="暴露垃圾")).to_have_count(1)
+    s.problems.assert_none()
+
+
 def test_evaluation_draws_the_chart(cases_town, open_session):
     town = cases_town
     dispatcher, handler = town.users["dispatcher"], town.users["department_handler"]

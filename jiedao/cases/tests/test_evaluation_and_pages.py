@@ -205,6 +205,29 @@ def test_satisfaction_feeds_the_evaluation_and_verifiers_count_by_worker(cases_t
     assert verifier.reported == 0 and verifier.verified == 1
 
 
+def test_without_a_link_the_public_page_asks_which_sub_district(cases_town, other_town):
+    """With one sub-district /report/ is its form; with several it lists them, each linking to its own form, and a
+    post without ?sd= creates nothing."""
+    from django.test import Client
+
+    c = Client()
+    page = c.get("/report/")
+    body = page.content.decode()
+    assert page.status_code == 200 and 'data-testid="public-choose"' in body and 'data-testid="public-report"' not in body
+    for sub in (cases_town.sub, other_town.sub):
+        assert f'href="?sd={sub.code}"' in body and sub.name in body
+    before = Case.objects.count()
+    assert c.post("/report/", {"description": "路灯不亮"}).status_code == 200 and Case.objects.count() == before
+    assert 'data-testid="public-report"' in c.get(f"/report/?sd={other_town.sub.code}").content.decode()
+
+
+def test_with_one_sub_district_the_public_page_is_its_form(cases_town):
+    from django.test import Client
+
+    body = Client().get("/report/").content.decode()
+    assert 'data-testid="public-report"' in body and 'data-testid="public-choose"' not in body
+
+
 def test_a_public_report_goes_to_the_sub_district_of_its_link(cases_town, other_town):
     import time
 

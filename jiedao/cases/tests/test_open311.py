@@ -125,16 +125,21 @@ def test_closed_case_maps_to_closed_with_notes_and_agency(o311):
     assert item["status_notes"] == "已清理完毕"
 
 
+def _error(resp, fmt: str) -> tuple[int, str]:
+    """The status and the first error's code, checking the spec's error list shape in either format."""
+    if fmt == "json":
+        body = js(resp)
+        assert isinstance(body, list) and set(body[0]) == {"code", "description"}
+        return resp.status_code, body[0]["code"]
+    root = xml(resp)
+    assert root.tag == "errors" and root[0].tag == "error"
+    return resp.status_code, root.find("error/code").text
+
+
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_errors_are_lists_with_the_right_status(o311, fmt):
     def codes(resp):
-        if fmt == "json":
-            body = js(resp)
-            assert isinstance(body, list) and set(body[0]) == {"code", "description"}
-            return resp.status_code, body[0]["code"]
-        root = xml(resp)
-        assert root.tag == "errors" and root[0].tag == "error"
-        return resp.status_code, root.find("error/code").text
+        return _error(resp, fmt)
 
     assert codes(post(fmt, api_key="wrong")) == (403, "403")
     assert codes(Client().post(f"/open311/v2/requests.{fmt}", {"service_code": "E06010", "lat": "1", "long": "1"})) \
@@ -169,6 +174,17 @@ def test_unknown_format_is_404(o311):
 
 def test_jurisdiction_id_is_accepted(o311):
     assert js(get("services.json", jurisdiction_id=o311.sub.code))
+
+
+def test_with_several_jurisdictions_jurisdiction_id_is_required(o311, other_town):
+    """GeoReport v2: jurisdiction_id "is only required if the endpoint serves multiple jurisdictions"."""
+    for fmt in ("json", "xml"):
+        assert _error(get(f"services.{fmt}"), fmt) == (400, "400")
+        assert _error(get(f"requests.{fmt}"), fmt) == (400, "400")
+    assert "jurisdiction_id" in js(get("services.json"))[0]["description"]
+    ours = {s["service_code"] for s in js(get("services.json", jurisdiction_id=o311.sub.code))}
+    assert "E06010" in ours
+    assert _error(get("services.json", jurisdiction_id="nowhere"), "json") == (404, "404")
 
 
 def test_api_key_rate_limit(o311, settings):

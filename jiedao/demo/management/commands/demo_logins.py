@@ -17,8 +17,9 @@ class Command(BaseCommand):
 
         base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         self.stdout.write(f"Open311 GeoReport v2: {base}/open311/v2/discovery.json  api_key={OPEN311_DEMO_KEY}")
+        from jiedao.demo.loader import SUBDISTRICT_CODE
         from jiedao.kernel.selectors import public_subdistrict
 
-        sub = public_subdistrict()
+        sub = public_subdistrict(SUBDISTRICT_CODE)
         link = f"{base}/report/?sd={sub.code}" if sub else f"{base}/report/"
         self.stdout.write(f"Residents' public report page (no login): {link}")
