@@ -86,16 +86,17 @@ def _cached_scope(user) -> Scope:
 def scope_changed(*, user_ids=None, subdistrict_id: int | None = None) -> None:
     """What these users (or everyone with a membership in the sub-district) may see has changed: give them new
     scope tokens, so no process reads a cached scope of theirs again. Part of the caller's transaction."""
+    from django.db.models import Q
+
     from .models import Membership, User
     from .models.org import new_token
 
+    who = Q(pk__in=list(user_ids or ()))
     if subdistrict_id is not None:
-        ids = set(Membership.objects.filter(org_unit__subdistrict_id=subdistrict_id).values_list("user_id", flat=True))
-        ids |= set(user_ids or ())
-    else:
-        ids = set(user_ids or ())
-    for pk in ids:  # a token of its own for each user (org-tree changes are rare; the loop is cheap)
-        User.objects.filter(pk=pk).update(scope_token=new_token())
+        who |= Q(pk__in=Membership.objects.filter(org_unit__subdistrict_id=subdistrict_id).values("user_id"))
+    # One statement, one token for all of them: the cache key holds the user's id beside the token, so a shared
+    # token still gives each user a key no process has seen (decision 0009).
+    User.objects.filter(who).update(scope_token=new_token())
 
 
 def invalidate_scope(user) -> None:

@@ -29,6 +29,5 @@ def calendar_changed(*, subdistrict_id: int | None) -> None:
     """A holiday/make-up row changed: new calendar tokens for the sub-district (every one for a global row)."""
     from .models import Subdistrict
 
-    ids = [subdistrict_id] if subdistrict_id else list(Subdistrict.objects.values_list("pk", flat=True))
-    for pk in ids:
-        Subdistrict.objects.filter(pk=pk).update(calendar_token=new_token())
+    rows = Subdistrict.objects.filter(pk=subdistrict_id) if subdistrict_id else Subdistrict.objects.all()
+    rows.update(calendar_token=new_token())  # one token is enough: the calendar cache's key holds the id too

@@ -72,6 +72,30 @@ def test_tokens_differ_per_user(town):
     assert len(tokens) == len(set(tokens)) and all(len(t) == 16 for t in tokens)
 
 
+def test_an_org_tree_change_renews_every_members_scope_in_one_statement(town, django_assert_num_queries):
+    """A sub-district with hundreds of staff: one UPDATE, not one per user; users elsewhere keep their token, and
+    the cache key holds the user's id beside the token, so a token shared by this change's users is still a key no
+    process has cached."""
+    from django.core.cache import cache
+
+    from jiedao.kernel.scoping import _ROLES_DIGEST
+
+    members = [fresh(town.users[r]) for r in ("rc_staff", "department_handler", "grid_worker")]
+    before = {u.pk: u.scope_token for u in members}
+    outsider = User.objects.create_user(username="nobody-here", password="x" * 12)
+    outsider_token = fresh(outsider).scope_token
+    for u in members:
+        user_scope(u)  # cached under the old tokens
+    with django_assert_num_queries(1):
+        scope_changed(subdistrict_id=town.sub.pk)
+    renewed = [fresh(u) for u in members]
+    assert all(u.scope_token != before[u.pk] for u in renewed)
+    assert fresh(outsider).scope_token == outsider_token
+    for u in renewed:
+        assert cache.get(f"jiedao:scope:{_ROLES_DIGEST}:{u.pk}:{u.scope_token}") is None
+        assert user_scope(u).caps
+
+
 def test_calendar_rows_are_shared_until_a_holiday_changes(town):
     sub = Subdistrict.objects.get(pk=town.sub.pk)
     day = dt.date(2026, 12, 8)  # a Tuesday
