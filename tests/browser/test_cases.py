@@ -88,15 +88,16 @@ def _wait_for_map_to_settle(page, selector: str) -> None:
     page.wait_for_timeout(300)  # Leaflet's zoom animation lasts 250 ms
 
 
-def _outbox(page) -> int:
-    """Reports waiting in the phone's IndexedDB outbox."""
-    return page.evaluate("""() => new Promise((resolve, reject) => {
-      const req = indexedDB.open('jiedao-outbox', 1);
-      req.onupgradeneeded = () => req.result.createObjectStore('reports', {keyPath: 'key'});
-      req.onsuccess = () => { const c = req.result.transaction('reports').objectStore('reports').count();
+def _outbox(page, db: str = "jiedao-outbox-forms", store: str = "forms") -> int:
+    """Forms waiting in the phone's IndexedDB outbox (web/outbox.js; ``jiedao-outbox``/``reports`` was the
+    earlier, report-only one)."""
+    return page.evaluate("""([db, store]) => new Promise((resolve, reject) => {
+      const req = indexedDB.open(db, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore(store, {keyPath: 'key'});
+      req.onsuccess = () => { const c = req.result.transaction(store).objectStore(store).count();
                               c.onsuccess = () => resolve(c.result); c.onerror = () => reject(c.error); };
       req.onerror = () => reject(req.error);
-    })""")
+    })""", [db, store])
 
 
 def _act(page, action: str, *, comment: str = "", photo: str | None = None) -> None:
@@ -125,7 +126,14 @@ def test_grid_worker_reports_from_the_phone(cases_town, open_session, tmp_path):
     page.wait_for_selector("#pick-map[data-loaded]")
 
     _pick_category(page, "垃圾", "暴露垃圾")
+    # Nothing is queued while the description is missing or there are more than six photos.
+    page.click("[data-testid=report-submit]")
+    expect(page.locator("[data-testid=report-status]")).to_have_text("请描述问题。")
     page.fill("[data-testid=description]", "人行道上有暴露垃圾，影响通行")
+    page.set_input_files("[data-testid=photos]", [_jpeg(tmp_path, f"p{i}.jpg") for i in range(7)])
+    page.click("[data-testid=report-submit]")
+    expect(page.locator("[data-testid=report-status]")).to_have_text("最多上传6张照片。")
+    assert _outbox(page) == 0 and not Case.objects.exists()
     page.set_input_files("[data-testid=photos]", _jpeg(tmp_path))
     page.click("[data-testid=locate]")
     expect(page.locator("[data-testid=locate-status]")).to_contain_text("当前位置")
@@ -204,6 +212,42 @@ def test_offline_report_is_queued_and_sent_once(cases_town, open_session, tmp_pa
     assert case.grid == town.grids[0] and abs(case.lat - lat) < 1e-5 and abs(case.lng - lng) < 1e-5
     assert case.photos.count() == 1, "the photo survived in the outbox"
     s.problems.forgive(_OFFLINE_NOISE)
+    s.problems.assert_none()
+
+
+def test_reports_left_in_the_earlier_outbox_are_sent_by_the_one_outbox(cases_town, open_session):
+    """A phone that queued a report with the earlier, report-only outbox (IndexedDB ``jiedao-outbox``) sends it,
+    photo included, once it opens a page of the one outbox; the old store is left empty."""
+    s = open_session(PHONE, mobile=True)
+    s.login(cases_town.users["grid_worker"])
+    page = s.page
+    s.goto("/accounts/login/")  # any page of ours: the queue is per origin
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (90, 140, 60)).save(buf, "JPEG")
+    page.evaluate("""([cat, jpeg]) => new Promise((resolve, reject) => {
+      const req = indexedDB.open('jiedao-outbox', 1);
+      req.onupgradeneeded = () => req.result.createObjectStore('reports', {keyPath: 'key'});
+      req.onsuccess = () => {
+        const t = req.result.transaction('reports', 'readwrite');
+        const photo = new Blob([Uint8Array.from(atob(jpeg), (c) => c.charCodeAt(0))], {type: 'image/jpeg'});
+        t.objectStore('reports').put({key: 'legacy-1', created: Date.now(), photos: [{name: 'a.jpg', blob: photo}],
+          fields: [['description', '旧版离线队列里的上报'], ['category_id', String(cat)], ['lat', '31.335'], ['lng', '121.505']]});
+        t.oncomplete = () => { req.result.close(); resolve(); }; t.onerror = () => reject(t.error);
+      };
+      req.onerror = () => reject(req.error);
+    })""", [cases_town.category.pk, base64.b64encode(buf.getvalue()).decode()])
+    s.goto("/cases/field/")
+    expect(page.locator("[data-testid=outbox-status]")).to_contain_text("案件编号")
+    case = Case.objects.get(description="旧版离线队列里的上报")
+    assert (case.category, case.grid, case.reporter) == (cases_town.category, cases_town.grids[0],
+                                                         cases_town.users["grid_worker"])
+    assert case.photos.count() == 1
+    assert _outbox(page) == 0 and _outbox(page, "jiedao-outbox", "reports") == 0
     s.problems.assert_none()
 
 

@@ -4,7 +4,13 @@
 // an input.js-track while the page is open (one point at most every 10 s; kept with the draft).
 //
 // Fields that must be answered are marked on their container: data-required="<field name>" (with
-// data-label="<what to say>"); the form is not queued until they are.
+// data-label="<what to say>", or data-missing="<the whole sentence>"); a file input may carry data-max-files.
+// The form is not queued until they are. The form is sent to data-outbox-url, else its action (a page that
+// answers JSON to Accept: application/json); data-done-text says what to show once accepted, {name} standing for
+// a field of the JSON answer (say, a case's number).
+//
+// This is the phone's one outbox: the grid worker's case reports (cases/field_report.html, to the API) and the
+// inspection forms use it. Reports queued by the earlier, report-only outbox ("jiedao-outbox") are moved in.
 (function () {
   var pageOpened = new Date().toISOString();
   var DB = "jiedao-outbox-forms", STORE = "forms";
@@ -134,7 +140,10 @@
   }
   function accepted(item, body) {
     var form = formFor(item);
-    say("已提交。", "success", [["查看记录", body.url], ["返回列表", form && form.getAttribute("data-done")]]);
+    var text = (item.doneText || "已提交。").replace(/\{(\w+)\}/g, function (m, name) {
+      return body[name] === undefined || body[name] === null ? "" : String(body[name]);
+    });
+    say(text, "success", [["查看记录", body.url], ["返回列表", form && form.getAttribute("data-done")]]);
   }
   function refused(item, err, code) {
     // The server refused the content: retrying cannot help. Give the answers back to the form they came from
@@ -176,7 +185,7 @@
             if (resp.status === 401 || resp.ok || resp.status === 403 && !json) {
               // Signed out (the answer is the login page), or a stale CSRF token: keep it; it is sent after
               // signing in again.
-              say("登录已过期：检查结果已保存在手机上，请重新登录，登录后自动发送。", "warning",
+              say("登录已过期：已保存在手机上，请重新登录，登录后自动发送。", "warning",
                   [["登录", "/accounts/login/?next=" + encodeURIComponent(location.pathname + location.search)]]);
               return;
             }
@@ -217,7 +226,11 @@
     for (var i = 0; i < boxes.length; i++) {
       var box = boxes[i], label = box.getAttribute("data-label") || "";
       var name = box.getAttribute("data-required");
-      if (name && !answered(form, name)) { return { box: box, text: "请回答：" + label }; }
+      if (name && !answered(form, name)) { return { box: box, text: box.getAttribute("data-missing") || "请回答：" + label }; }
+      var tooMany = Array.prototype.filter.call(box.querySelectorAll("input[type=file][data-max-files]"), function (el) {
+        return el.files && el.files.length > Number(el.getAttribute("data-max-files"));
+      })[0];
+      if (tooMany) { return { box: box, text: "最多上传" + tooMany.getAttribute("data-max-files") + "张照片。" }; }
       var bad = Array.prototype.filter.call(box.querySelectorAll("input, select, textarea"), function (el) {
         var v = el.validity;
         return v && (v.badInput || v.rangeOverflow || v.rangeUnderflow);
@@ -297,13 +310,17 @@
         if (value instanceof File) { if (value.size) { files.push({ field: name, name: value.name, blob: value }); } }
         else { fields.push([name, value]); }
       });
-      var item = { key: newKey(), url: form.getAttribute("action") || window.location.pathname, fields: fields,
-        files: files, created: Date.now(), draft: draftKey || "" };
+      var item = { key: newKey(), fields: fields, files: files, created: Date.now(), draft: draftKey || "",
+        url: form.getAttribute("data-outbox-url") || form.getAttribute("action") || window.location.pathname,
+        doneText: form.getAttribute("data-done-text") || "" };
       if (button) { button.disabled = true; }  // a second tap must not queue it twice
       function cleared() {
         if (draftKey) { localStorage.removeItem(draftKey); }
         form.reset();
         if (track) { track.value = points.join(";"); }  // the walk goes on
+        Array.prototype.forEach.call(form.querySelectorAll(".js-filter-select"), function (search) {
+          search.dispatchEvent(new Event("input", { bubbles: true }));  // every choice shows again
+        });
       }
       put(item).then(function () {
         cleared();
@@ -318,7 +335,38 @@
       }).then(function () { if (button) { button.disabled = false; } });
     });
   });
+  // Reports left in the earlier, report-only outbox move into this one (once; then that store is empty).
+  function adopt() {
+    if (!window.indexedDB) { return Promise.resolve(); }
+    return new Promise(function (resolve) {
+      var req = indexedDB.open("jiedao-outbox", 1);
+      req.onupgradeneeded = function () { req.result.createObjectStore("reports", { keyPath: "key" }); };
+      req.onerror = function () { resolve(); };
+      req.onsuccess = function () {
+        var old = req.result, t = old.transaction("reports", "readonly"), got = t.objectStore("reports").getAll();
+        t.oncomplete = function () {
+          var items = got.result || [];
+          items.reduce(function (chain, r) {
+            return chain.then(function () {
+              return put({ key: r.key, fields: r.fields, created: r.created || Date.now(), draft: "",
+                url: "/api/v1/cases", doneText: "已上报，案件编号 {number}",
+                files: (r.photos || []).map(function (p) { return { field: "photos", name: p.name, blob: p.blob }; }) })
+                .then(function () {
+                  return new Promise(function (done) {
+                    var d = old.transaction("reports", "readwrite");
+                    d.objectStore("reports").delete(r.key);
+                    d.oncomplete = d.onerror = function () { done(); };
+                  });
+                });
+            });
+          }, Promise.resolve()).then(function () { old.close(); resolve(); }, function () { old.close(); resolve(); });
+        };
+        t.onerror = function () { old.close(); resolve(); };
+      };
+    });
+  }
+
   window.addEventListener("online", flush);
-  if (navigator.onLine !== false) { flush(); } else { showQueue(); }
+  adopt().then(function () { if (navigator.onLine !== false) { flush(); } else { showQueue(); } });
   setInterval(function () { if (navigator.onLine !== false) { flush(); } }, 30000);
 })();
