@@ -101,18 +101,6 @@ def category_leaves(*, user, q: str = "", kind: str = ""):
     return qs.order_by("kind", "code")
 
 
-def category_get_visible(*, user, category_id: int, subdistrict=None) -> CaseCategory:
-    """With ``subdistrict`` (the row this request loaded), the category comes from the per-process copy of the
-    sub-district's categories (no query); a category of another sub-district is not found either way."""
-    if subdistrict is not None and subdistrict.pk in user_scope(user).subdistrict_ids:
-        category = category_in(subdistrict, category_id)
-    else:
-        category = CaseCategory.objects.visible_to(user).filter(pk=category_id).first()
-    if category is None:
-        raise NotFound("not_found", "案件类别不存在。")
-    return category
-
-
 def category_in(subdistrict, category_id) -> CaseCategory | None:
     """A category of this sub-district (the row the caller loaded, whose token keys the per-process copy of its
     categories; no query), or None. For callers that have checked the sub-district is theirs."""

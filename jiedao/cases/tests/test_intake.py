@@ -261,17 +261,14 @@ def test_chapter_subtree_and_inspection_finding_are_idempotent(cases_town):
     assert case.source == "inspection" and case.lead_department_id == t.units["dept"].pk
 
 
-def test_categories_come_from_the_process_copy_until_one_changes(cases_town, other_town):
+def test_categories_come_from_the_process_copy_until_one_changes(cases_town, other_town, client_for):
     """Intake reads categories from a per-process copy keyed by the sub-district's categories_token; an edit
     renews the token, and a category of another sub-district is still not found."""
     from jiedao.cases import selectors
-    from jiedao.kernel.exceptions import NotFound
     from jiedao.kernel.models import Subdistrict
 
-    user = cases_town.users["grid_worker"]
-
     def get(pk, sub_pk=cases_town.sub.pk):
-        return selectors.category_get_visible(user=user, category_id=pk, subdistrict=Subdistrict.objects.get(pk=sub_pk))
+        return selectors.category_in(Subdistrict.objects.get(pk=sub_pk), pk)
 
     assert get(cases_town.category.pk).urgent_hours == 4
     edited = CaseCategory.objects.get(pk=cases_town.category.pk)
@@ -283,10 +280,11 @@ def test_categories_come_from_the_process_copy_until_one_changes(cases_town, oth
     assert get(cases_town.category.pk).urgent_hours == 2
     categories_load(actor=None, subdistrict=other_town.sub, departments={}, urgent_hours=4, normal_days=3)
     foreign = CaseCategory.objects.filter(subdistrict=other_town.sub).first()
-    with pytest.raises(NotFound):
-        get(foreign.pk)
-    with pytest.raises(NotFound):  # asking with the other sub-district's row changes nothing: not in the scope
-        get(foreign.pk, sub_pk=other_town.sub.pk)
+    assert get(foreign.pk) is None
+    # The sub-district an intake looks in is the user's own (subdistrict_id_of): another's category is a 404.
+    c = client_for(cases_town.users["grid_worker"])
+    assert c.post("/api/v1/cases", {"description": "井盖破损", "category_id": foreign.pk}).status_code == 404
+    assert c.post("/api/v1/cases", {"description": "井盖破损", "category_id": cases_town.category.pk}).status_code == 201
 
 
 def test_the_database_numbers_a_case_in_the_insert_by_local_date_and_id(cases_town):
