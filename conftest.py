@@ -115,6 +115,28 @@ def client_for():
 
 
 @pytest.fixture
+def psycopg_commands(monkeypatch):
+    """Call it to start recording what psycopg sends on its own, not through a cursor (BEGIN, COMMIT, ROLLBACK);
+    it returns the list the commands go into. PostgreSQL only."""
+
+    def start() -> list[bytes]:
+        from django.db import connection
+
+        connection.ensure_connection()
+        sent: list[bytes] = []
+        real_command = type(connection.connection)._exec_command
+
+        def command(self, cmd, *args, **kwargs):
+            sent.append(bytes(cmd))
+            return real_command(self, cmd, *args, **kwargs)
+
+        monkeypatch.setattr(type(connection.connection), "_exec_command", command)
+        return sent
+
+    return start
+
+
+@pytest.fixture
 def all_roles():
     return sorted(ROLES)
 

@@ -348,7 +348,7 @@ def test_on_postgresql_an_intake_takes_three_round_trips(cases_town):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_town, monkeypatch):
+def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_town, monkeypatch, psycopg_commands):
     """Decision 0012: the audit record's message ends with COMMIT; psycopg then sends none, Django still runs the
     on_commit callbacks, and another session sees the case. Decision 0013: nor does psycopg send BEGIN."""
     from django.db import connection, transaction
@@ -368,14 +368,7 @@ def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_
         real_figures(case, batch=batch)
 
     monkeypatch.setattr(intake_module, "figures_case_reported", figures_and_a_hook)
-    sent = []  # what psycopg sends on its own: BEGIN unless a batch did, COMMIT unless the transaction has ended
-    real_command = type(connection.connection)._exec_command
-
-    def command(self, cmd, *args, **kwargs):
-        sent.append(bytes(cmd))
-        return real_command(self, cmd, *args, **kwargs)
-
-    monkeypatch.setattr(type(connection.connection), "_exec_command", command)
+    sent = psycopg_commands()  # BEGIN unless a batch sent it, COMMIT unless the transaction has ended
     with CaptureQueriesContext(connection) as queries:
         case = report(cases_town, lat=31.3351, lng=121.5051)
     messages = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]  # Django logs those itself
@@ -394,7 +387,7 @@ def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_on_postgresql_an_api_intake_takes_as_many_round_trips_as_a_bare_insert(cases_town, monkeypatch):
+def test_on_postgresql_an_api_intake_takes_as_many_round_trips_as_a_bare_insert(cases_town, psycopg_commands):
     """bench/case_intake.py's comparison: the bare view reads the token and sends BEGIN, INSERT, COMMIT. An API
     intake reads the token, then its reads (with the sub-district's row, decision 0013), then BEGIN with every write
     and the audit chain head, then the audit record with COMMIT: four messages, and psycopg sends nothing of its
@@ -417,14 +410,7 @@ def test_on_postgresql_an_api_intake_takes_as_many_round_trips_as_a_bare_insert(
     client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
     body = {"description": "井盖破损", "category_id": cases_town.category.pk, "lat": "31.335", "lng": "121.505"}
     assert client.post("/api/v1/cases", body).status_code == 201  # warms the caches, marks the token used
-    sent = []
-    real_command = type(connection.connection)._exec_command
-
-    def command(self, cmd, *args, **kwargs):
-        sent.append(bytes(cmd))
-        return real_command(self, cmd, *args, **kwargs)
-
-    monkeypatch.setattr(type(connection.connection), "_exec_command", command)
+    sent = psycopg_commands()
     with CaptureQueriesContext(connection) as queries:
         r = client.post("/api/v1/cases", body)
     assert r.status_code == 201 and r.json()["duplicate_candidates"] and r.json()["grid_id"]

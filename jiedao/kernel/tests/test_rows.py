@@ -246,28 +246,14 @@ def _seen_by_another_session(connection, seq: int) -> int:
         other.close()
 
 
-def _commands_of_psycopg(connection, monkeypatch) -> list[bytes]:
-    """What psycopg sends on its own (BEGIN, COMMIT, ROLLBACK), not through a cursor."""
-    connection.ensure_connection()
-    sent = []
-    real_command = type(connection.connection)._exec_command
-
-    def command(self, cmd, *args, **kwargs):
-        sent.append(bytes(cmd))
-        return real_command(self, cmd, *args, **kwargs)
-
-    monkeypatch.setattr(type(connection.connection), "_exec_command", command)
-    return sent
-
-
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_that_opens_its_blocks_transaction_sends_the_begin_itself(monkeypatch):
+def test_a_batch_that_opens_its_blocks_transaction_sends_the_begin_itself(psycopg_commands):
     """Decision 0013: no round trip of psycopg's own for BEGIN; the block still commits, or rolls back, as a whole."""
     from django.db import transaction
     from django.test.utils import CaptureQueriesContext
 
     connection = _postgres_only()
-    sent = _commands_of_psycopg(connection, monkeypatch)
+    sent = psycopg_commands()
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
         row_insert(_record(10**9 + 60))
         row_insert(_record(10**9 + 61))  # already in the transaction: no second BEGIN
@@ -298,11 +284,11 @@ def test_a_batch_that_opens_its_blocks_transaction_sends_the_begin_itself(monkey
 
 
 @pytest.mark.django_db(transaction=True)
-def test_psycopg_begins_a_transaction_that_needs_more_than_a_plain_begin(monkeypatch):
+def test_psycopg_begins_a_transaction_that_needs_more_than_a_plain_begin(psycopg_commands):
     from django.db import transaction
 
     connection = _postgres_only()
-    sent = _commands_of_psycopg(connection, monkeypatch)
+    sent = psycopg_commands()
     connection.connection.read_only = False  # psycopg now begins with "BEGIN READ WRITE"
     try:
         with transaction.atomic():
