@@ -335,31 +335,26 @@
       }).then(function () { if (button) { button.disabled = false; } });
     });
   });
-  // Reports left in the earlier, report-only outbox move into this one (once; then that store is empty).
+  // Reports left in the earlier, report-only outbox move into this one; then its database is deleted. A phone
+  // that never had it opens nothing new: the upgrade that would create it is aborted.
   function adopt() {
     if (!window.indexedDB) { return Promise.resolve(); }
     return new Promise(function (resolve) {
       var req = indexedDB.open("jiedao-outbox", 1);
-      req.onupgradeneeded = function () { req.result.createObjectStore("reports", { keyPath: "key" }); };
-      req.onerror = function () { resolve(); };
+      req.onupgradeneeded = function () { req.transaction.abort(); };
+      req.onerror = function (event) { if (event.preventDefault) { event.preventDefault(); } resolve(); };
       req.onsuccess = function () {
         var old = req.result, t = old.transaction("reports", "readonly"), got = t.objectStore("reports").getAll();
         t.oncomplete = function () {
-          var items = got.result || [];
-          items.reduce(function (chain, r) {
-            return chain.then(function () {
-              return put({ key: r.key, fields: r.fields, created: r.created || Date.now(), draft: "",
-                url: "/api/v1/cases", doneText: "已上报，案件编号 {number}",
-                files: (r.photos || []).map(function (p) { return { field: "photos", name: p.name, blob: p.blob }; }) })
-                .then(function () {
-                  return new Promise(function (done) {
-                    var d = old.transaction("reports", "readwrite");
-                    d.objectStore("reports").delete(r.key);
-                    d.oncomplete = d.onerror = function () { done(); };
-                  });
-                });
-            });
-          }, Promise.resolve()).then(function () { old.close(); resolve(); }, function () { old.close(); resolve(); });
+          Promise.all((got.result || []).map(function (r) {
+            return put({ key: r.key, fields: r.fields, created: r.created || Date.now(), draft: "",
+              url: "/api/v1/cases", doneText: "已上报，案件编号 {number}",
+              files: (r.photos || []).map(function (p) { return { field: "photos", name: p.name, blob: p.blob }; }) });
+          })).then(function () {
+            old.close();
+            indexedDB.deleteDatabase("jiedao-outbox");  // every report is in the one outbox now
+            resolve();
+          }, function () { old.close(); resolve(); });  // kept for the next page load
         };
         t.onerror = function () { old.close(); resolve(); };
       };
