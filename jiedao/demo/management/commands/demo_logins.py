@@ -20,6 +20,5 @@ class Command(BaseCommand):
         from jiedao.demo.loader import SUBDISTRICT_CODE
         from jiedao.kernel.selectors import public_subdistrict
 
-        sub = public_subdistrict(SUBDISTRICT_CODE)
-        link = f"{base}/report/?sd={sub.code}" if sub else f"{base}/report/"
+        link = f"{base}/report/?sd={SUBDISTRICT_CODE}" if public_subdistrict(SUBDISTRICT_CODE) else f"{base}/report/"
         self.stdout.write(f"Residents' public report page (no login): {link}")
