@@ -8,7 +8,7 @@ between runs on a shared 2-CPU machine, too much to judge a change worth 0.1 ms.
 question precisely: it prepares the same database as case_intake.py (demo data, the bare table, ``ANALYZE``), then
 in one Python process calls Django's WSGI handler directly (no HTTP server, no load generator) with the same
 requests, Bearer token included, and measures ``time.process_time()`` — the process's own CPU, the database's
-not counted — over alternating blocks of ``--block`` requests: bare, intake, bare, intake, … Medians of the
+not counted — and, on PostgreSQL, the backend's CPU (from ``/proc``, means) over alternating blocks of ``--block`` requests: bare, intake, bare, intake, … Medians of the
 blocks; an A/A run differs by < 0.01 ms.
 
 ``--patch MODULE`` (a module on ``PYTHONPATH`` with ``enable()`` and ``disable()``, which monkeypatch the app)
@@ -87,20 +87,37 @@ if patch:
     patch.enable()
     for _ in range(20):
         call(INTAKE)
-a, b = [], []
+from django.db import connection
+connection.ensure_connection()
+SERVER_STAT = f"/proc/{connection.connection.info.backend_pid}/stat"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu():
+    """The PostgreSQL backend's CPU seconds (it runs on this machine), or 0 for SQLite."""
+    if connection.vendor != "postgresql":
+        return 0.0
+    with open(SERVER_STAT) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+a, b, sa, sb = [], [], [], []
 for i in range(args["blocks"]):
     order = ((a, "A"), (b, "B")) if i % 2 == 0 else ((b, "B"), (a, "A"))
-    for acc, which in order:
+    for (acc, which), sacc in zip(order, (sa, sb) if order[0][1] == "A" else (sb, sa)):
         if patch:
             patch.enable() if which == "B" else patch.disable()
             path = INTAKE
         else:
             path = BARE if which == "A" else INTAKE
-        t0 = time.process_time()
+        t0, s0 = time.process_time(), server_cpu()
         for _ in range(args["block"]):
             call(path)
         acc.append(1000 * (time.process_time() - t0) / args["block"])
+        sacc.append(1000 * (server_cpu() - s0) / args["block"])
 print(json.dumps({"a": statistics.median(a), "b": statistics.median(b),
+                  "sa": statistics.mean(sa), "sb": statistics.mean(sb),
                   "a_p25": sorted(a)[len(a) // 4], "b_p25": sorted(b)[len(b) // 4]}))
 '''
 
@@ -143,12 +160,12 @@ def main() -> int:
     print(f"machine: {ci._common.machine()}; backend {args.backend}; {args.blocks} × {args.block} requests of each, "
           "interleaved; CPU of this process per request (process_time), medians of the blocks")
     if args.patch:
-        print(f"intake, {args.patch} off   {r['a']:.3f} ms (p25 {r['a_p25']:.3f})")
-        print(f"intake, {args.patch} on    {r['b']:.3f} ms (p25 {r['b_p25']:.3f})")
-        print(f"difference               {r['b'] - r['a']:+.3f} ms")
+        print(f"intake, {args.patch} off   {r['a']:.3f} ms (p25 {r['a_p25']:.3f}); database {r['sa']:.3f} ms")
+        print(f"intake, {args.patch} on    {r['b']:.3f} ms (p25 {r['b_p25']:.3f}); database {r['sb']:.3f} ms")
+        print(f"difference               {r['b'] - r['a']:+.3f} ms; database {r['sb'] - r['sa']:+.3f} ms")
     else:
-        print(f"bare insert   {r['a']:.3f} ms (p25 {r['a_p25']:.3f})")
-        print(f"intake        {r['b']:.3f} ms (p25 {r['b_p25']:.3f})")
+        print(f"bare insert   {r['a']:.3f} ms (p25 {r['a_p25']:.3f}); database {r['sa']:.3f} ms")
+        print(f"intake        {r['b']:.3f} ms (p25 {r['b_p25']:.3f}); database {r['sb']:.3f} ms")
         print(f"CPU ratio bare/intake = {r['a'] / r['b']:.2f} (the throughput ratio's Python part; the database's "
               "CPU and the round trips are not in it)")
     return 0

@@ -8,7 +8,7 @@ written and the objects read are the ones ``save()`` and ``get()`` would give (k
 them). Two things they do not do, so use them only where neither matters:
 
 - no ``pre_save``/``post_save`` signals (``row_insert`` refuses a model that has receivers for them);
-- no multi-table inheritance, no expressions as values, no ``db_default``.
+- no multi-table inheritance, no ORM expressions as values (SQL text through ``expressions=``), no ``db_default``.
 """
 
 from __future__ import annotations
@@ -45,8 +45,10 @@ def _convert(values, converters, connection) -> list:
     return result
 
 
-def _insert_plan(model: type[Model], connection, *, with_pk: bool):
-    key = ("insert", model, with_pk)
+def _insert_plan(model: type[Model], connection, *, with_pk: bool, expressions: tuple = (), returns: tuple = ()):
+    """``expressions``: (attname, SQL) pairs that stand for the field's placeholder; ``returns``: attnames to read
+    back beside the database-computed ones."""
+    key = ("insert", model, with_pk, expressions, returns)
     plans = _plans(connection)
     if key not in plans:
         meta = model._meta
@@ -55,25 +57,35 @@ def _insert_plan(model: type[Model], connection, *, with_pk: bool):
         fields = [f for f in meta.local_concrete_fields
                   if not f.generated and (with_pk or f is not meta.auto_field)]
         returning = [f for f in meta.db_returning_fields if not (with_pk and f is meta.auto_field)]
+        returning += [meta.get_field(name) for name in returns if meta.get_field(name) not in returning]
+        sql_of = dict(expressions)
         qn = connection.ops.quote_name
         sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608 (names from _meta)
-               f"VALUES ({', '.join(['%s'] * len(fields))})")
+               f"VALUES ({', '.join(sql_of.get(f.attname, '%s') for f in fields)})")
         if returning:
             sql += " " + connection.ops.return_insert_columns(returning)[0]
         plans[key] = (sql, fields, returning, _converters(returning, connection))
     return plans[key]
 
 
-def _insert_statement(obj: Model, connection, using: str):
-    """The INSERT of ``obj`` and a function that takes its RETURNING rows and completes ``obj``."""
+def _insert_statement(obj: Model, connection, using: str, expressions: dict | None = None, returns: tuple = ()):
+    """The INSERT of ``obj`` and a function that takes its RETURNING rows and completes ``obj``. ``expressions``
+    maps an attname to ``(sql, params)``: the database computes that column (in the same statement, so it may read
+    what earlier statements of a batch wrote); ``returns`` names fields to set from the row written."""
     model = type(obj)
     if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
         raise TypeError(f"row_insert: {model._meta.label} has save signal receivers; use save()")
     if not obj._state.adding:
         raise ValueError("row_insert: the instance is already in the database")
-    sql, fields, returning, converters = _insert_plan(model, connection, with_pk=obj.pk is not None)
+    expressions = expressions or {}
+    sql, fields, returning, converters = _insert_plan(
+        model, connection, with_pk=obj.pk is not None, returns=tuple(returns),
+        expressions=tuple((name, expr[0]) for name, expr in expressions.items()))
     params = []
     for field in fields:
+        if field.attname in expressions:
+            params.extend(expressions[field.attname][1])
+            continue
         value = field.pre_save(obj, add=True)
         if hasattr(value, "resolve_expression"):
             raise TypeError(f"row_insert: {field.name} holds an expression; use save()")
@@ -90,11 +102,12 @@ def _insert_statement(obj: Model, connection, using: str):
     return sql, params, complete
 
 
-def row_insert(obj: Model, *, using: str | None = None) -> Model:
+def row_insert(obj: Model, *, using: str | None = None, expressions: dict | None = None, returns=()) -> Model:
     """INSERT ``obj`` (a new instance; its id may be pre-allocated, see ``Batch.allocate_id``) and set its id and
-    database-computed fields, as ``obj.save(force_insert=True)`` would."""
+    database-computed fields, as ``obj.save(force_insert=True)`` would. ``expressions``, ``returns``: as
+    ``Batch.insert``."""
     batch = Batch(using or router.db_for_write(type(obj), instance=obj))
-    batch.insert(obj)
+    batch.insert(obj, expressions=expressions, returns=returns)
     batch.run()
     return obj
 
@@ -178,10 +191,11 @@ class Batch:
         """Like ``add``, before the statements already added (for a lock that must precede their row locks)."""
         self.items.insert(0, (sql, list(params), on_result, prepare))
 
-    def insert(self, obj: Model) -> None:
-        """INSERT ``obj``; its id and computed fields are set by ``run()`` (pre-allocate the id if a later
-        statement of the batch refers to it)."""
-        sql, params, complete = _insert_statement(obj, self.connection, self.using)
+    def insert(self, obj: Model, *, expressions: dict | None = None, returns=()) -> None:
+        """INSERT ``obj``; its id and computed fields are set by ``run()`` (a later statement of the batch refers to
+        the new id through SQL — ``currval`` on PostgreSQL — or the id is pre-allocated). ``expressions`` maps an
+        attname to ``(sql, params)`` computed by the database; ``returns`` names fields read back from the row."""
+        sql, params, complete = _insert_statement(obj, self.connection, self.using, expressions, returns)
         if complete.returns_rows:
             self.add(sql, params, complete)
         else:

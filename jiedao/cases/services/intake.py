@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -37,47 +37,54 @@ DEFAULT_URGENT_HOURS = 4
 DEFAULT_NORMAL_DAYS = 5
 
 
-def distance_m(lat1, lng1, lat2, lng2) -> float:
-    r = 6_371_000
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
-
-
-def duplicates_query(batch: Batch, found: list, *, subdistrict_id, category_id, lat, lng, at):
-    """Possible duplicates (X-3): same category, within the radius, reported in the window before ``at``, open or
-    closed. Adds the check to ``batch``; running the batch fills ``found`` with their ids."""
+def _duplicate_params(*, subdistrict_id, category_id, lat, lng, at) -> tuple[int, list] | None:
+    """The duplicate check's number of cells and values (X-3), or None when the report has no point or category."""
     if lat is None or lng is None or category_id is None:
-        return
+        return None
     dlat = DUPLICATE_RADIUS_M / 111_000
     dlng = DUPLICATE_RADIUS_M / (111_000 * max(math.cos(math.radians(lat)), 0.1))
     cells = cells_in_box(lat - dlat, lat + dlat, lng - dlng, lng + dlng)
-    # One fixed statement instead of a queryset: it runs on every intake, and building the queryset cost
-    # three times as much as running it (bench/case_intake.py). The index (subdistrict, category, cell,
-    # reported_at) takes it to the 1–4 cells around the point and, in each, to the time window.
     ops = connection.ops
-    params = [subdistrict_id, category_id, *cells,
-              ops.adapt_datetimefield_value(at - timezone.timedelta(hours=DUPLICATE_WINDOW_H)),
-              ops.adapt_datetimefield_value(at), lat - dlat, lat + dlat, lng - dlng, lng + dlng,
-              CaseState.MERGED.value, CaseState.REJECTED.value]
-
-    def keep_near(rows):
-        found.extend(pk for pk, la, ln in rows if distance_m(lat, lng, la, ln) <= DUPLICATE_RADIUS_M)
-
-    # Not prepared: a generic plan, made without the values, estimated the window and category as a few rows
-    # each and scanned both indexes (1.5 ms instead of 0.2 ms with the probe index).
-    batch.add(_duplicate_sql(len(cells)), params, keep_near, prepare=False)
+    return len(cells), [
+        subdistrict_id, category_id, *cells,
+        ops.adapt_datetimefield_value(at - timezone.timedelta(hours=DUPLICATE_WINDOW_H)),
+        ops.adapt_datetimefield_value(at), lat - dlat, lat + dlat, lng - dlng, lng + dlng,
+        CaseState.MERGED.value, CaseState.REJECTED.value, lat, lat, lng, DUPLICATE_RADIUS_M]
 
 
 @functools.cache
-def _duplicate_sql(n_cells: int) -> str:
+def _duplicate_where(n_cells: int) -> str:
+    # One fixed statement instead of a queryset: it runs on every intake, and building the queryset cost three
+    # times as much as running it (bench/case_intake.py). The index (subdistrict, category, cell, reported_at)
+    # takes it to the 1–4 cells around the point and, in each, to the time window; the haversine distance (the
+    # same SQL on SQLite, where Django provides the functions) keeps those within the radius.
     return (
-        f"SELECT id, lat, lng FROM {Case._meta.db_table} WHERE subdistrict_id = %s AND category_id = %s"  # noqa: S608 (table name from the model)
+        f"{Case._meta.db_table} WHERE subdistrict_id = %s AND category_id = %s"
         f" AND cell IN ({', '.join(['%s'] * n_cells)})"
         " AND reported_at >= %s AND reported_at <= %s AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s"
-        " AND state NOT IN (%s, %s) ORDER BY id"
+        " AND state NOT IN (%s, %s)"
+        " AND 12742000 * ASIN(SQRT(POWER(SIN(RADIANS(lat - %s) / 2), 2)"
+        " + COS(RADIANS(%s)) * COS(RADIANS(lat)) * POWER(SIN(RADIANS(lng - %s) / 2), 2))) <= %s"
     )
+
+
+def duplicates_query(batch: Batch, found: list, **point):
+    """Possible duplicates (X-3): same category, within the radius, reported in the window before ``at``, open or
+    closed. Adds the check to ``batch``; running the batch fills ``found`` with their ids."""
+    check = _duplicate_params(**point)
+    if check is not None:
+        batch.add(f"SELECT id FROM {_duplicate_where(check[0])} ORDER BY id", check[1],  # noqa: S608 (model table)
+                  lambda rows: found.extend(pk for (pk,) in rows))
+
+
+def duplicates_expression(**point) -> tuple[str, list] | None:
+    """The same check as SQL computing the case's ``duplicate_candidates`` in its own INSERT (PostgreSQL): the
+    new row is not yet there to find itself."""
+    check = _duplicate_params(**point)
+    if check is None:
+        return None
+    return (f"(SELECT COALESCE(jsonb_agg(id ORDER BY id), '[]'::jsonb) FROM {_duplicate_where(check[0])})",  # noqa: S608
+            check[1])
 
 
 def compute_deadline(*, subdistrict_id, category: CaseCategory | None, urgency: str, start, calendar_token: str = ""):
@@ -117,15 +124,27 @@ def _category_not_found() -> DomainError:
                        status=404)
 
 
+# The sub-district rows this process's intakes read last, by id: on PostgreSQL an intake computes with one and
+# checks its tokens in the write transaction instead of reading it first (decision 0015).
+_known_subdistricts: dict[int, Subdistrict] = {}
+
+_GUARD_SQL = (f"SELECT 1 / COUNT(*) FROM {Subdistrict._meta.db_table} WHERE id = %s AND places_version = %s"  # noqa: S608
+              " AND calendar_token = %s AND categories_token = %s")
+
+
+class _SubdistrictChanged(Exception):
+    """The kept sub-district row's tokens no longer match: read the row and start again."""
+
+
 def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
     """Create a case from any source. ``actor`` is None for public, hotline and device intake.
 
-    Everything that only reads (checks, grid, address, deadline, duplicates) happens before the transaction,
-    which holds only the writes: on SQLite it holds the database's single write lock (BEGIN IMMEDIATE), so
-    concurrent reports wait for each other's inserts only (measured in bench/case_intake.py). The sub-district's
-    row is read with the duplicate check, in one round trip on PostgreSQL; the grid and address indexes, the
-    calendar and the categories are per-process caches keyed by that row's tokens, so they are used only after it
-    (decision 0013).
+    Everything that only reads (checks, grid, address, deadline) happens before the transaction, which holds only
+    the writes: on SQLite it holds the database's single write lock (BEGIN IMMEDIATE), so concurrent reports wait
+    for each other's inserts only (measured in bench/case_intake.py). The grid and address indexes, the calendar
+    and the categories are per-process caches keyed by tokens on the sub-district's row, so they are used only
+    with that row at hand (decision 0013): read with the duplicate check, or, on PostgreSQL, the one this process
+    read last, whose tokens the write transaction then checks before anything is written (decision 0015).
     """
     if actor is not None:
         require_capability(actor, "cases.report")
@@ -137,7 +156,6 @@ def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
     category = intake.category
     if category is not None and category.subdistrict_id != subdistrict_id:
         raise _category_not_found()
-    category_id = category.pk if category is not None else intake.category_id
     checked = check_photos(intake.photos)
     lat = lng = None
     if intake.lat is not None and intake.lng is not None:
@@ -149,75 +167,116 @@ def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
             raise DomainError("invalid_coordinates", _("坐标超出范围。"))
     now = timezone.now()
     reported_at = intake.reported_at or now
-    case = Case(
-        subdistrict_id=subdistrict_id, source=intake.source, external_id=(intake.external_id or "")[:64],
-        title=(intake.title or description[:40])[:120], description=description, lat=lat, lng=lng,
-        urgency=intake.urgency or Urgency.NORMAL, reporter=actor, reporter_name=(intake.reporter_name or "")[:64],
-        reporter_phone=intake.reporter_phone or "", public_token=secrets.token_urlsafe(12), reported_at=reported_at,
-    )
-    # The reads in one round trip on PostgreSQL: the sub-district, the duplicate check and, unless an external id
-    # could collide, the new case's id, so that every write below can go in one more (kernel.rows.Batch).
+    category_id = category.pk if category is not None else intake.category_id
+    point = {"subdistrict_id": subdistrict_id, "category_id": category_id, "lat": lat, "lng": lng, "at": reported_at}
+
+    def new_case() -> Case:
+        return Case(
+            subdistrict_id=subdistrict_id, source=intake.source, external_id=(intake.external_id or "")[:64],
+            title=(intake.title or description[:40])[:120], description=description, lat=lat, lng=lng,
+            urgency=intake.urgency or Urgency.NORMAL, reporter=actor, reporter_name=(intake.reporter_name or "")[:64],
+            reporter_phone=intake.reporter_phone or "", public_token=secrets.token_urlsafe(12),
+            reported_at=reported_at, duplicate_candidates=[])
+
+    one_trip = Batch().one_trip
+    ours = not connection.in_atomic_block  # then the audit record's message may commit (decision 0012)
+    known = _known_subdistricts.get(subdistrict_id)
+    # Only in a transaction of our own: a failed check aborts the transaction, which a caller's would not survive.
+    if known is not None and one_trip and ours and not intake.external_id:
+        case = new_case()
+        try:
+            _case_complete(case, known, category, category_id, intake.address, now, stale_is_possible=True)
+            with transaction.atomic():
+                return _case_insert(case=case, actor=actor, subdistrict=known, intake=intake, checked=checked,
+                                    now=now, commit=True, duplicates=duplicates_expression(**point), guard=True)
+        except _SubdistrictChanged:
+            pass
+        except DataError as exc:
+            from psycopg.errors import DivisionByZero
+
+            if not isinstance(exc.__cause__, DivisionByZero):  # what the check raises when the tokens differ
+                raise
+        _known_subdistricts.pop(subdistrict_id, None)
+    case = new_case()
+    # The sub-district's row, and where the case's own INSERT cannot compute them (SQLite) the duplicates, in one
+    # round trip.
     reads = Batch()
     found = reads.get(Subdistrict, subdistrict_id)
-    case.duplicate_candidates = []  # filled in by reads.run()
-    duplicates_query(reads, case.duplicate_candidates, subdistrict_id=subdistrict_id, category_id=category_id,
-                      lat=lat, lng=lng, at=reported_at)
-    if not case.external_id:
-        reads.allocate_id(case)
+    if not one_trip:
+        duplicates_query(reads, case.duplicate_candidates, **point)
     reads.run()
     if not found:
         raise DomainError("no_subdistrict", _("街道不存在。"), status=404)
-    subdistrict = case.subdistrict = found[0]
+    subdistrict = _known_subdistricts[subdistrict_id] = found[0]
+    _case_complete(case, subdistrict, category, category_id, intake.address, now, stale_is_possible=False)
+    with transaction.atomic():
+        return _case_insert(case=case, actor=actor, subdistrict=subdistrict, intake=intake, checked=checked, now=now,
+                            commit=ours, duplicates=duplicates_expression(**point) if one_trip else None,
+                            guard=False)
+
+
+def _case_complete(case: Case, subdistrict, category, category_id, address: str, now, *, stale_is_possible: bool):
+    """Category, grid, address and deadline from the process caches keyed by ``subdistrict``'s tokens."""
+    case.subdistrict = subdistrict
     if category is None and category_id is not None:
         category = category_in(subdistrict, category_id)
         if category is None:
+            if stale_is_possible:  # perhaps a category added since that row was read
+                raise _SubdistrictChanged
             raise _category_not_found()
     case.category = category
     case.lead_department_id = category.default_department_id if category else None
-    if lat is not None:
-        case.grid_id = grid_for_point(subdistrict_id=subdistrict_id, lat=lat, lng=lng,
+    if case.lat is not None:
+        case.grid_id = grid_for_point(subdistrict_id=subdistrict.pk, lat=case.lat, lng=case.lng,
                                       version=subdistrict.places_version)
-    address = (intake.address or "").strip()
-    if not address and lat is not None:
-        address = nearest_place_label(subdistrict_id=subdistrict_id, lat=lat, lng=lng,
+    address = (address or "").strip()
+    if not address and case.lat is not None:
+        address = nearest_place_label(subdistrict_id=subdistrict.pk, lat=case.lat, lng=case.lng,
                                       version=subdistrict.places_version)
     case.address = address[:200]
-    case.deadline_at = compute_deadline(subdistrict_id=subdistrict_id, category=category, urgency=case.urgency,
+    case.deadline_at = compute_deadline(subdistrict_id=subdistrict.pk, category=category, urgency=case.urgency,
                                         start=now, calendar_token=subdistrict.calendar_token)
-    ours = not connection.in_atomic_block  # then the audit record's message may commit (decision 0012)
-    with transaction.atomic():
-        return _case_insert(case=case, actor=actor, subdistrict=subdistrict, intake=intake, checked=checked, now=now,
-                            commit=ours)
 
 
-def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now, commit: bool) -> Case:
+def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now, commit: bool, duplicates,
+                 guard: bool) -> Case:
+    """``duplicates``: SQL computing the duplicate list in the case's INSERT (PostgreSQL), else None (already
+    read); ``guard``: first check that ``subdistrict``'s tokens are still the database's."""
     writes = Batch()
+    if guard:
+        writes.add(_GUARD_SQL, [subdistrict.pk, subdistrict.places_version, subdistrict.calendar_token,
+                                subdistrict.categories_token])
+    computed = {"expressions": {"duplicate_candidates": duplicates}, "returns": ("duplicate_candidates",)} \
+        if duplicates else {}
     if case.external_id:  # only an external id can collide (unique per source); no savepoint otherwise
         try:
             with transaction.atomic():
-                row_insert(case)
+                row_insert(case, **computed)
         except IntegrityError as exc:
             raise DomainError("duplicate_external_id", _("该外部编号的工单已存在。")) from exc
-    elif case.pk is None:
+    elif not writes.one_trip:
         row_insert(case)  # SQLite: the id comes back from the INSERT (RETURNING), with the number
     else:
-        writes.insert(case)  # id allocated above; the number comes back with the batch
+        writes.insert(case, **computed)  # the id, number and duplicates come back with the batch
     event = CaseEvent(
         subdistrict=subdistrict, case=case, action="report", to_state=case.state, actor=actor,
         actor_name=str(actor) if actor else (intake.reporter_name or CaseSource(intake.source).label),
-        comment=case.description[:500], created_at=now,
-        data={"source": intake.source, "duplicates": case.duplicate_candidates},
+        comment=case.description[:500], created_at=now, data={"source": intake.source},
     )
-    writes.insert(event)
+    # Before the batch runs the new case's id is only the database's: the event takes it from the sequence.
+    writes.insert(event, expressions=None if case.pk else {"case_id": (
+        "currval(pg_get_serial_sequence(%s, %s))", [Case._meta.db_table, Case._meta.pk.column])})
     figures_case_reported(case, batch=writes)  # 绩效考评 kept incrementally (GOV-4)
     if checked:
         writes.run()  # the photos refer to the event
+        event.case_id = case.pk
         photos_store(case=case, event=event, stage=PhotoStage.REPORT, checked=checked)
     # The audit record runs the batch with its chain-head read: on PostgreSQL the case, its event and the figures
     # are written in the same round trip; the record itself goes with the COMMIT when the transaction is ours.
     audit_record(actor=actor, action="case.report", obj=case, batch=writes, commit=commit, changes={
         "source": [None, intake.source], "category": [None, case.category_id], "grid": [None, case.grid_id],
         "reporter_phone": [None, mask_phone(case.reporter_phone)]})
+    event.case_id = case.pk
     return case
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from jiedao.cases.categories import categories_load
 from jiedao.cases.choices import CaseState
-from jiedao.cases.models import AlarmSource, Case, CaseCategory, CasePhoto
+from jiedao.cases.models import AlarmSource, Case, CaseCategory, CaseEvent, CasePhoto
 from jiedao.cases.services.alarms import sign
 from jiedao.cases.services.intake import compute_deadline
 from jiedao.kernel.exceptions import DomainError
@@ -325,9 +325,9 @@ def test_a_duplicate_across_a_cell_edge_is_found(cases_town):
 
 
 def test_on_postgresql_an_intake_takes_three_round_trips(cases_town):
-    """The reads (the sub-district, duplicates, the new id) in one, every write with the audit chain head in one,
-    the audit record in one (kernel.rows.Batch); the commit is the fourth. A regression guard for
-    bench/case_intake.py."""
+    """Inside a caller's transaction (here the test's): the sub-district's row in one, every write with the audit
+    chain head in one (the duplicates and the id computed by the case's INSERT), the audit record in one
+    (kernel.rows.Batch); the caller commits. A regression guard for bench/case_intake.py."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -338,13 +338,22 @@ def test_on_postgresql_an_intake_takes_three_round_trips(cases_town):
         case = report(cases_town, lat=31.3351, lng=121.5051)
     trips = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]  # the test's
     assert len(trips) == 3, [sql[:80] for sql in trips]
-    # Every statement runs prepared (decision 0011) but the duplicate check, planned for its values each time.
-    reads = trips[0].split("; ")
-    assert reads[0].startswith("EXECUTE jiedao_") and reads[1].startswith("SELECT id, lat, lng FROM cases_case")
-    assert len(reads) == 3 and reads[2].startswith("EXECUTE jiedao_")
-    assert all(sql.startswith("EXECUTE jiedao_") and "PREPARE" not in sql for sql in trips[1:])
-    assert "COMMIT" not in trips[2]  # inside a caller's transaction (here the test's) the caller commits
+    # Every statement runs prepared (decisions 0011, 0015), the duplicate check inside the case's INSERT included.
+    assert all(sql.startswith("EXECUTE jiedao_") and "PREPARE" not in sql for sql in trips), trips
+    assert len(trips[0].split("; ")) == 1 and "COMMIT" not in trips[2]
     assert case.duplicate_candidates and case.number.endswith(f"{case.pk:06d}")
+    assert CaseEvent.objects.get(case=case, action="report").data == {"source": case.source}
+
+
+def test_the_duplicate_check_keeps_the_radius_not_the_box(cases_town):
+    """The check reads a box of ±50 m around the point, then keeps what lies within 50 m: a report 40 m north and
+    40 m east (57 m away) is in the box and not a duplicate."""
+    t = cases_town
+    first = report(t, lat=31.3350, lng=121.5050)
+    corner = report(t, lat=31.3350 + 40 / 111_000, lng=121.5050 + 40 / (111_000 * 0.8540))
+    inside = report(t, lat=31.3350 + 30 / 111_000, lng=121.5050 + 30 / (111_000 * 0.8540))  # 42 m
+    assert corner.duplicate_candidates == [] and inside.duplicate_candidates == [first.pk, corner.pk]
+    assert Case.objects.get(pk=inside.pk).duplicate_candidates == [first.pk, corner.pk]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -372,8 +381,9 @@ def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_
     with CaptureQueriesContext(connection) as queries:
         case = report(cases_town, lat=31.3351, lng=121.5051)
     messages = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]  # Django logs those itself
-    assert len(messages) == 3 and messages[2].endswith("; COMMIT"), [m[:90] for m in messages]
-    assert messages[1].startswith("BEGIN; ")  # decision 0013: the writes' message opens the transaction
+    assert len(messages) == 2 and messages[1].endswith("; COMMIT"), [m[:90] for m in messages]
+    # decision 0013: the writes' message opens the transaction; 0015: it first checks the kept sub-district row
+    assert messages[0].startswith("BEGIN; ")
     assert sent == []
     assert committed == [case.pk]
     other = connection.copy()
@@ -387,11 +397,11 @@ def test_on_postgresql_an_intake_of_its_own_commits_with_its_audit_record(cases_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_on_postgresql_an_api_intake_takes_as_many_round_trips_as_a_bare_insert(cases_town, psycopg_commands):
+def test_on_postgresql_an_api_intake_takes_fewer_round_trips_than_a_bare_insert(cases_town, psycopg_commands):
     """bench/case_intake.py's comparison: the bare view reads the token and sends BEGIN, INSERT, COMMIT. An API
-    intake reads the token, then its reads (with the sub-district's row, decision 0013), then BEGIN with every write
-    and the audit chain head, then the audit record with COMMIT: four messages, and psycopg sends nothing of its
-    own."""
+    intake reads the token, then sends BEGIN with the check of the sub-district row it kept (decision 0015), every
+    write and the audit chain head, then the audit record with COMMIT: three messages, and psycopg sends nothing
+    of its own."""
     import secrets
 
     from django.conf import settings
@@ -415,9 +425,9 @@ def test_on_postgresql_an_api_intake_takes_as_many_round_trips_as_a_bare_insert(
         r = client.post("/api/v1/cases", body)
     assert r.status_code == 201 and r.json()["duplicate_candidates"] and r.json()["grid_id"]
     messages = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]  # Django logs those itself
-    assert len(messages) == 4, [m[:90] for m in messages]
-    assert "kernel_apitoken" in messages[0] and "cases_case" in messages[1]
-    assert messages[2].startswith("BEGIN; ") and messages[3].endswith("; COMMIT")
+    assert len(messages) == 3, [m[:90] for m in messages]
+    assert "kernel_apitoken" in messages[0]
+    assert messages[1].startswith("BEGIN; ") and messages[2].endswith("; COMMIT")
     assert sent == []
     assert client.post("/api/v1/cases", {**body, "category_id": 10**8}).status_code == 404  # not a category of ours
 
@@ -439,3 +449,105 @@ def test_an_intake_that_fails_before_its_audit_record_leaves_nothing(cases_town,
     monkeypatch.undo()
     assert (Case.objects.count(), AuditRecord.objects.count()) == before
     assert report(cases_town).pk and audit_verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_intake_whose_kept_sub_district_changed_reads_it_again(cases_town):
+    """Decision 0015: holidays entered since this process read the sub-district's row renew its calendar token; the
+    check that opens the write transaction sees it, nothing is written, and the intake reads the row and starts
+    again, so the deadline counts the holidays."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from jiedao.kernel.audit import audit_verify
+    from jiedao.kernel.models import CalendarDay, Subdistrict
+
+    first = report(cases_town)  # the process keeps the row
+    today = timezone.localdate()
+    for n in range(1, 15):
+        CalendarDay.objects.create(subdistrict=cases_town.sub, date=today + dt.timedelta(days=n), kind="holiday")
+    before = (Case.objects.count(), CaseEvent.objects.count(), AuditRecord.objects.count())
+    with CaptureQueriesContext(connection) as queries:
+        case = report(cases_town)
+    assert case.deadline_at >= first.deadline_at + dt.timedelta(days=14)
+    assert case.deadline_at == compute_deadline(
+        subdistrict_id=cases_town.sub.pk, category=cases_town.category, urgency="normal",
+        start=case.reported_at, calendar_token=Subdistrict.objects.get(pk=cases_town.sub.pk).calendar_token)
+    assert (Case.objects.count(), CaseEvent.objects.count(), AuditRecord.objects.count()) == tuple(
+        n + 1 for n in before)
+    assert CaseEvent.objects.get(case=case).case_id == case.pk and audit_verify() == []
+    if connection.vendor == "postgresql":
+        # the refused message, the row, the new holidays for the calendar cache, the writes, the record with COMMIT
+        messages = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT", "ROLLBACK")]
+        assert len(messages) == 5 and "calendarday" in messages[2], [m[:60] for m in messages]
+        assert messages[0].startswith("BEGIN; ") and messages[3].startswith("BEGIN; ")
+        assert messages[1].startswith("EXECUTE jiedao_") and messages[4].endswith("; COMMIT")
+        assert report(cases_town).deadline_at >= case.deadline_at  # and the next one trusts the row again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_category_added_since_the_sub_district_row_was_kept_is_found(cases_town):
+    """A new category renews the categories token: an intake in it is not refused on the strength of the kept
+    row's (older) category list."""
+    import secrets
+
+    from django.conf import settings
+    from django.test import Client
+    from django.utils import timezone
+
+    from jiedao.kernel.models import ApiToken
+
+    raw = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=cases_town.users["grid_worker"], digest=ApiToken.digest_of(raw),
+                            expires_at=timezone.now() + settings.API_TOKEN_LIFETIME)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    body = {"description": "井盖破损", "category_id": cases_town.category.pk, "lat": "31.335", "lng": "121.505"}
+    assert client.post("/api/v1/cases", body).status_code == 201
+    new = CaseCategory.objects.create(subdistrict=cases_town.sub, kind="event", code="99002", name="新增类别",
+                                      is_leaf=True)
+    r = client.post("/api/v1/cases", {**body, "category_id": new.pk})
+    assert r.status_code == 201 and r.json()["category_id"] == new.pk
+    assert client.post("/api/v1/cases", {**body, "category_id": 10**8}).status_code == 404
+
+
+def test_on_postgresql_the_duplicate_check_has_a_good_generic_plan(cases_town):
+    """The check runs prepared inside the case's INSERT (decision 0015), so after five executions PostgreSQL may
+    run a generic plan made without the values: it must still go through the probe index, not a wider one."""
+    import re
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from jiedao.cases.services.intake import duplicates_expression
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    report(cases_town)
+    categories = list(CaseCategory.objects.filter(subdistrict=cases_town.sub, is_leaf=True).values_list("pk", flat=True))
+    with connection.cursor() as cur:  # 20,000 cases over two years, spread over the categories and the area
+        cur.execute(
+            "INSERT INTO cases_case (source, external_id, title, description, address, lat, lng, urgency, state,"
+            " version, reporter_name, reporter_phone, public_token, reported_at, supervision_level, postponed,"
+            " rework_count, return_count, duplicate_candidates, follow_up_note, subdistrict_id, category_id)"
+            " SELECT source, '', title, description, '', 31.318 + random() * 0.028, 121.488 + random() * 0.039,"
+            " urgency, (ARRAY['reported', 'closed', 'closed', 'rejected'])[1 + floor(random() * 4)::int], 1, '',"
+            " '', md5(g::text), now() - random() * interval '730 days', 0, false, 0, 0, '[]'::jsonb, '',"
+            " subdistrict_id, (%s::bigint[])[1 + floor(random() * %s)::int]"
+            " FROM generate_series(1, 20000) g, (SELECT * FROM cases_case LIMIT 1) c", [categories, len(categories)])
+        cur.execute("ANALYZE cases_case")
+        sql, params = duplicates_expression(subdistrict_id=cases_town.sub.pk, category_id=cases_town.category.pk,
+                                            lat=31.335, lng=121.505, at=timezone.now())
+        numbers = iter(range(1, len(params) + 1))
+        cur.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            cur.execute("PREPARE duplicate_check AS SELECT " + re.sub("%s", lambda m: f"${next(numbers)}", sql))
+            cur.execute(f"EXPLAIN (COSTS OFF) EXECUTE duplicate_check({', '.join(['%s'] * len(params))})", params)
+            plan = "\n".join(row[0] for row in cur.fetchall())
+            cur.execute("DEALLOCATE duplicate_check")
+        finally:
+            cur.execute("RESET plan_cache_mode")
+    assert "Index Scan using case_duplicate_probe" in plan and "$" in plan, plan  # generic: $n, not the values
+    assert "Seq Scan" not in plan and "Bitmap" not in plan, plan
