@@ -102,22 +102,33 @@ def server_cpu():
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-a, b, sa, sb = [], [], [], []
+def wal_lsn():
+    """The server's WAL position (bytes written since it was created), or 0 for SQLite."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        return int(cur.fetchone()[0])
+
+
+a, b, sa, sb, wa, wb = [], [], [], [], [], []
 for i in range(args["blocks"]):
     order = ((a, "A"), (b, "B")) if i % 2 == 0 else ((b, "B"), (a, "A"))
-    for (acc, which), sacc in zip(order, (sa, sb) if order[0][1] == "A" else (sb, sa)):
+    for (acc, which), sacc, wacc in zip(order, *(((sa, sb), (wa, wb)) if order[0][1] == "A" else ((sb, sa), (wb, wa)))):
         if patch:
             patch.enable() if which == "B" else patch.disable()
             path = INTAKE
         else:
             path = BARE if which == "A" else INTAKE
+        w0 = wal_lsn()
         t0, s0 = time.process_time(), server_cpu()
         for _ in range(args["block"]):
             call(path)
         acc.append(1000 * (time.process_time() - t0) / args["block"])
         sacc.append(1000 * (server_cpu() - s0) / args["block"])
+        wacc.append((wal_lsn() - w0) / args["block"])
 print(json.dumps({"a": statistics.median(a), "b": statistics.median(b),
-                  "sa": statistics.mean(sa), "sb": statistics.mean(sb),
+                  "sa": statistics.mean(sa), "sb": statistics.mean(sb), "wa": statistics.mean(wa), "wb": statistics.mean(wb),
                   "a_p25": sorted(a)[len(a) // 4], "b_p25": sorted(b)[len(b) // 4]}))
 '''
 
@@ -160,12 +171,12 @@ def main() -> int:
     print(f"machine: {ci._common.machine()}; backend {args.backend}; {args.blocks} × {args.block} requests of each, "
           "interleaved; CPU of this process per request (process_time), medians of the blocks")
     if args.patch:
-        print(f"intake, {args.patch} off   {r['a']:.3f} ms (p25 {r['a_p25']:.3f}); database {r['sa']:.3f} ms")
-        print(f"intake, {args.patch} on    {r['b']:.3f} ms (p25 {r['b_p25']:.3f}); database {r['sb']:.3f} ms")
+        print(f"intake, {args.patch} off   {r['a']:.3f} ms (p25 {r['a_p25']:.3f}); database {r['sa']:.3f} ms, WAL {r['wa']:,.0f} B")
+        print(f"intake, {args.patch} on    {r['b']:.3f} ms (p25 {r['b_p25']:.3f}); database {r['sb']:.3f} ms, WAL {r['wb']:,.0f} B")
         print(f"difference               {r['b'] - r['a']:+.3f} ms; database {r['sb'] - r['sa']:+.3f} ms")
     else:
-        print(f"bare insert   {r['a']:.3f} ms (p25 {r['a_p25']:.3f}); database {r['sa']:.3f} ms")
-        print(f"intake        {r['b']:.3f} ms (p25 {r['b_p25']:.3f}); database {r['sb']:.3f} ms")
+        print(f"bare insert   {r['a']:.3f} ms (p25 {r['a_p25']:.3f}); database {r['sa']:.3f} ms, WAL {r['wa']:,.0f} B")
+        print(f"intake        {r['b']:.3f} ms (p25 {r['b_p25']:.3f}); database {r['sb']:.3f} ms, WAL {r['wb']:,.0f} B")
         print(f"CPU ratio bare/intake = {r['a'] / r['b']:.2f} (the throughput ratio's Python part; the database's "
               "CPU and the round trips are not in it)")
     return 0

@@ -159,20 +159,26 @@ class CaseAssignment(models.Model):
 
 
 class CaseEvent(models.Model):
-    """The append-only timeline of a case."""
+    """The append-only timeline of a case.
 
-    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+")
+    Read by case (the timeline) and, for verify events, through ``case_event_verify``; nothing looks events up by
+    sub-district, actor, department or time alone, so those columns have no index of their own: every intake and
+    transition writes an event, and each index is one more entry and its WAL per event (decision 0015). Deleting a
+    user or an org unit (rare, admin) scans the events once."""
+
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.PROTECT, related_name="+", db_index=False)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=32)
     from_state = models.CharField(max_length=16, blank=True)
     to_state = models.CharField(max_length=16, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              db_index=False)
     actor_name = models.CharField(max_length=150, blank=True)
     department = models.ForeignKey("kernel.OrgUnit", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+                                   related_name="+", db_index=False)
     comment = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -264,24 +270,26 @@ class EvaluationFigure(models.Model):
     docs/decisions/0008-evaluation-aggregates.md.
     """
 
-    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.CASCADE, related_name="+")
+    # The unique constraint below starts with it: no index of its own (decision 0014).
+    subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.CASCADE, related_name="+", db_index=False)
     month = models.DateField()  # the first day of the month, local time (Asia/Shanghai)
     dimension = models.CharField(max_length=16)  # department, grid, worker
     key = models.BigIntegerField()
-    reported = models.IntegerField(default=0)
-    registered = models.IntegerField(default=0)
-    dispatched = models.IntegerField(default=0)
-    closed = models.IntegerField(default=0)
-    closed_on_time = models.IntegerField(default=0)
-    reworked = models.IntegerField(default=0)
-    returned = models.IntegerField(default=0)
-    postponed = models.IntegerField(default=0)
-    verified = models.IntegerField(default=0)
-    verified_on_time = models.IntegerField(default=0)
-    handling_us = models.BigIntegerField(default=0)  # working time from accept to feedback, microseconds, summed
-    handling_count = models.IntegerField(default=0)
-    satisfaction_total = models.IntegerField(default=0)
-    satisfaction_count = models.IntegerField(default=0)
+    # Defaults in the database too: a write names only the counters it changes (figures_add).
+    reported = models.IntegerField(default=0, db_default=0)
+    registered = models.IntegerField(default=0, db_default=0)
+    dispatched = models.IntegerField(default=0, db_default=0)
+    closed = models.IntegerField(default=0, db_default=0)
+    closed_on_time = models.IntegerField(default=0, db_default=0)
+    reworked = models.IntegerField(default=0, db_default=0)
+    returned = models.IntegerField(default=0, db_default=0)
+    postponed = models.IntegerField(default=0, db_default=0)
+    verified = models.IntegerField(default=0, db_default=0)
+    verified_on_time = models.IntegerField(default=0, db_default=0)
+    handling_us = models.BigIntegerField(default=0, db_default=0)  # working time from accept to feedback, microseconds, summed
+    handling_count = models.IntegerField(default=0, db_default=0)
+    satisfaction_total = models.IntegerField(default=0, db_default=0)
+    satisfaction_count = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subdistrict", "month", "dimension", "key"],

@@ -136,18 +136,21 @@ def figures_add(*, subdistrict_id: int, delta: dict[Cell, dict[str, int]], batch
         return
     table = EvaluationFigure._meta.db_table
     qn = connection.ops.quote_name
-    columns = ("subdistrict_id", "month", "dimension", "key", *COUNTERS)
+    # Only the counters that change (an intake changes one): fewer values to send, fewer columns to update; a new
+    # row gets 0 for the others from the database's defaults.
+    changed = [name for name in COUNTERS if any(delta[cell][name] for cell in cells)]
+    columns = ("subdistrict_id", "month", "dimension", "key", *changed)
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     # Only our own table and column names go into the text; every value is a parameter.
     sql = (f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608
            f"VALUES {', '.join([one] * len(cells))} "
            f"ON CONFLICT ({', '.join(qn(c) for c in columns[:4])}) DO UPDATE SET "
-           + ", ".join(f"{qn(c)} = {qn(table)}.{qn(c)} + excluded.{qn(c)}" for c in COUNTERS))
+           + ", ".join(f"{qn(c)} = {qn(table)}.{qn(c)} + excluded.{qn(c)}" for c in changed))
     params: list = []
     for dimension, month, key in cells:
         d = delta[(dimension, month, key)]
         params += [subdistrict_id, connection.ops.adapt_datefield_value(month), dimension, key,
-                   *(d[name] for name in COUNTERS)]
+                   *(d[name] for name in changed)]
     if batch is not None:
         batch.add(sql, params)
         return
