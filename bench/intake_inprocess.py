@@ -8,7 +8,8 @@ between runs on a shared 2-CPU machine, too much to judge a change worth 0.1 ms.
 question precisely: it prepares the same database as case_intake.py (demo data, the bare table, ``ANALYZE``), then
 in one Python process calls Django's WSGI handler directly (no HTTP server, no load generator) with the same
 requests, Bearer token included, and measures ``time.process_time()`` — the process's own CPU, the database's
-not counted — and, on PostgreSQL, the backend's CPU (from ``/proc``, means) over alternating blocks of ``--block`` requests: bare, intake, bare, intake, … Medians of the
+not counted — and, on PostgreSQL, the backend's CPU (from ``/proc``, means) and the WAL written per request
+over alternating blocks of ``--block`` requests: bare, intake, bare, intake, … Medians of the
 blocks; an A/A run differs by < 0.01 ms.
 
 ``--patch MODULE`` (a module on ``PYTHONPATH`` with ``enable()`` and ``disable()``, which monkeypatch the app)
