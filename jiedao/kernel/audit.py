@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from . import context
@@ -127,11 +127,14 @@ def audit_record(
     username: str = "",
     batch: Batch | None = None,
     commit: bool = False,
+    after_lock: Batch | None = None,
 ) -> AuditRecord:
     """Append one record. ``batch``: the caller's other writes of this transaction, sent in the same round trip
     as the chain-head read (kernel.rows.Batch); ``obj`` is described after they ran, so it may be one of them.
-    ``commit=True``: the record is the last write of the caller's own, outermost ``atomic`` block, and the same
-    message commits it (``Batch.run(commit=True)``; one round trip fewer on PostgreSQL)."""
+    ``after_lock``: writes that must follow the append lock, because writers holding it write the same rows (the
+    evaluation figures; one order of locks, so no deadlock). ``commit=True``: the record is the last write of the
+    caller's own, outermost ``atomic`` block, and the same message commits it (``Batch.run(commit=True)``; one
+    round trip fewer on PostgreSQL) — and on PostgreSQL the lock is taken only in that message (decision 0016)."""
     ctx = context.current()
     # Everything but the object is known now: built before the append lock, which every audited write waits for.
     values = {
@@ -153,16 +156,21 @@ def audit_record(
     with nullcontext() if commit else transaction.atomic(savepoint=False):
         batch = batch or Batch()
         head: list = []
-        if connection.vendor == "postgresql":  # SQLite: BEGIN IMMEDIATE did it
+        speculate = commit and batch.one_trip
+        if connection.vendor == "postgresql" and not speculate:  # SQLite: BEGIN IMMEDIATE did it
             # Before the caller's statements: every writer takes the append lock before the rows it writes after
             # (a transition locks its case, then this, then the evaluation figures); one order, so no deadlock
             # between an intake and a transition adding to the same figures (tests/journeys/test_case_races.py).
-            batch.add_first("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
+            batch.add_first(_LOCK_SQL, [_ADVISORY_LOCK_ID])
+        if after_lock is not None and not speculate:
+            batch.extend(after_lock)
+        # Under READ COMMITTED the head read has its own snapshot, taken after the lock was granted: it sees every
+        # record of the writer we waited for (tests/journeys/test_concurrency.py). Without the lock (speculating)
+        # it is the head as last committed, which the final message checks.
         batch.add(_HEAD_SQL.format(table=connection.ops.quote_name(AuditRecord._meta.db_table)), (), head.extend)
         batch.run()
-        # Under READ COMMITTED the head read has its own snapshot, taken after the lock was granted: it sees
-        # every record of the writer we waited for (tests/journeys/test_concurrency.py). The object is described
-        # only now: it may be one of the batch's rows (its number comes back with the INSERT).
+        # The object is described only now: it may be one of the batch's rows (its number comes back with the
+        # INSERT).
         described = _describe(obj)
         if subdistrict_id is None and obj is not None:
             subdistrict_id = getattr(obj, "subdistrict_id", None)
@@ -172,17 +180,57 @@ def audit_record(
             "object_id": object_id or described.id,
             "object_repr": described.repr,
         })
-        values["seq"], values["prev_mac"] = (head[0][0] + 1, head[0][1]) if head else (1, "")
-        values["mac"] = compute_mac(values)
-        record = AuditRecord(**values)
+        record = _chained(values, head)
         if not commit:
             return row_insert(record)
         last = Batch()
-        last.insert(record)
+        if not speculate:
+            last.insert(record)
+            last.run(commit=True)
+            return record
+        return _append_speculatively(record, values, after_lock)
+
+
+def _chained(values: dict, head: list) -> AuditRecord:
+    values["seq"], values["prev_mac"] = (head[0][0] + 1, head[0][1]) if head else (1, "")
+    values["mac"] = compute_mac(values)
+    return AuditRecord(**values)
+
+
+def _append_speculatively(record: AuditRecord, values: dict, after_lock: Batch | None) -> AuditRecord:
+    """The last message of the caller's transaction on PostgreSQL: take the append lock, insert the record chained
+    onto the head read before the lock, the ``after_lock`` writes, COMMIT. The lock is held only while that
+    message runs instead of from the head read across a round trip and the MAC (decision 0016). If a record was
+    appended since the head was read, ``seq`` is taken (unique): back to the savepoint, read the head again
+    under the lock, chain onto it."""
+    last = Batch()
+    last.add(f"SAVEPOINT {_SAVEPOINT}", prepare=False)
+    last.add(_LOCK_SQL, [_ADVISORY_LOCK_ID])
+    last.insert(record)
+    if after_lock is not None:
+        last.extend(after_lock)
+    try:
         last.run(commit=True)
         return record
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "table_name", None) != AuditRecord._meta.db_table:
+            raise  # only the seq can clash: the id comes from its sequence
+    head: list = []
+    again = Batch()
+    again.add(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}", prepare=False)
+    again.add(_LOCK_SQL, [_ADVISORY_LOCK_ID])  # held from here to the COMMIT, as without speculation
+    again.add(_HEAD_SQL.format(table=connection.ops.quote_name(AuditRecord._meta.db_table)), (), head.extend)
+    again.run()
+    record = _chained(values, head)
+    last.insert(record)
+    if after_lock is not None:
+        last.extend(after_lock)
+    last.run(commit=True)
+    return record
 
 
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
+_SAVEPOINT = "jiedao_audit_append"
 _HEAD_SQL = "SELECT seq, mac FROM {table} ORDER BY seq DESC LIMIT 1"
 
 

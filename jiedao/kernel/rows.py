@@ -138,7 +138,7 @@ class _Prepared:
             state = connection._jiedao_prepared = cls(connection.connection)
         return state
 
-    def statements(self, sql: str, params: list, pending: dict, mogrify) -> list[str]:
+    def statements(self, sql: str, params: list, pending: dict, mogrify, literals) -> list[str]:
         """The statements, values quoted in, that run ``sql`` (``%s`` placeholders) through a prepared statement."""
         name = self.names.get(sql) or pending.get(sql)
         prepare = []
@@ -150,9 +150,32 @@ class _Prepared:
             numbers = iter(range(1, len(params) + 1))
             prepare = [f"PREPARE {name} AS " + _PLACEHOLDER.sub(
                 lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", sql)]
-        # Each statement is quoted on its own: psycopg caches the parsing of a short one, not of the whole message.
-        return [*prepare, mogrify(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params
-                                  else f"EXECUTE {name}", params or None)]
+        # The EXECUTE is written here, not through mogrify: psycopg would parse its placeholders again on every
+        # call (it caches that only for statements of at most 50 values; a case's INSERT has more), a tenth of
+        # the intake's Python time (bench/intake_inprocess.py).
+        return [*prepare, f"EXECUTE {name}({literals(params)})" if params else f"EXECUTE {name}"]
+
+
+def _literals(cursor):
+    """A function quoting a list of values as SQL literals separated by commas, as the cursor's ``mogrify`` quotes
+    each value (the same adapters: psycopg's and Django's)."""
+    from psycopg.adapt import Transformer
+
+    tx = Transformer(cursor)  # what mogrify makes for each call
+    literal, encoding = tx.as_literal, tx.encoding
+
+    def one(v) -> str:
+        # The two commonest kinds written here as psycopg writes them (a string without backslashes reads the same
+        # whatever standard_conforming_strings says; a negative number gets a space so that "- -1" never becomes
+        # a comment); everything else through psycopg's adapters.
+        t = type(v)
+        if t is str and "\\" not in v and "\x00" not in v:
+            return "'" + v.replace("'", "''") + "'"
+        if t is int:
+            return str(v) if v >= 0 else f" {v}"
+        return "NULL" if v is None else literal(v).decode(encoding)
+
+    return lambda values: ", ".join(map(one, values))
 
 
 class Batch:
@@ -190,6 +213,10 @@ class Batch:
     def add_first(self, sql: str, params=(), on_result=None, *, prepare: bool = True) -> None:
         """Like ``add``, before the statements already added (for a lock that must precede their row locks)."""
         self.items.insert(0, (sql, list(params), on_result, prepare))
+
+    def extend(self, other: Batch) -> None:
+        """Add ``other``'s statements after these; ``other`` keeps them (it may be added again, to a retry)."""
+        self.items.extend(other.items)
 
     def insert(self, obj: Model, *, expressions: dict | None = None, returns=()) -> None:
         """INSERT ``obj``; its id and computed fields are set by ``run()`` (a later statement of the batch refers to
@@ -264,11 +291,12 @@ class Batch:
     def _run_message(self, wrapper, raw, items, commit: bool) -> None:
         """Every statement in one simple-query message, each with its values quoted in by psycopg."""
         state = _Prepared.of(self.connection) if self.prepared else None
+        literals = _literals(raw) if state else None
         pending: dict[str, str] = {}
         parts: list[str] = []
         results: list[int] = []  # for each item, the index of its result among the message's results
         for sql, params, _, prepare in items:
-            parts.extend(state.statements(sql, params, pending, raw.mogrify) if state and prepare
+            parts.extend(state.statements(sql, params, pending, raw.mogrify, literals) if state and prepare
                          else [raw.mogrify(sql, params)])
             results.append(len(parts) - 1)
         if commit:

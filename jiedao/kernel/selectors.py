@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .exceptions import DomainError, NotFound
@@ -88,11 +89,16 @@ def audit_list(*, user, action: str = "", actor: str = "", object_type: str = ""
         qs = qs.filter(object_id=object_id)
     if outcome:
         qs = qs.filter(outcome=outcome)
+    # Days in Shanghai time as a range of moments (not created_at::date), which (subdistrict, created_at) serves.
     if since:
-        qs = qs.filter(created_at__date__gte=since)
+        qs = qs.filter(created_at__gte=_day_start(since))
     if until:
-        qs = qs.filter(created_at__date__lte=until)
+        qs = qs.filter(created_at__lt=_day_start(until + dt.timedelta(days=1)))
     return qs.order_by("-seq")
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=timezone.get_current_timezone())
 
 
 def audit_get_visible(*, user, record_id: int) -> AuditRecord:

@@ -55,6 +55,34 @@ def test_concurrent_audit_appends_keep_one_chain(transactional_db):
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 120
 
 
+def test_appends_that_lock_only_in_their_last_message_keep_one_chain(transactional_db):
+    """Decision 0016: writers whose record commits with their transaction chain onto the head they read without
+    the lock; when another record came first, theirs is chained again. Mixed with writers that lock first."""
+    _require_pg()
+    from django.db import transaction
+
+    from jiedao.kernel.models import AuditRecord
+    from jiedao.kernel.rows import Batch
+
+    def append(i):
+        for j in range(20):
+            if i % 3 == 2:  # the locking kind
+                audit_record(actor=None, action="test.locking", changes={"n": [None, f"{i}-{j}"]})
+                continue
+            with transaction.atomic():
+                writes = Batch()
+                writes.add("SELECT pg_sleep(0.001)", ())  # other writes before the head read
+                audit_record(actor=None, action="test.speculating", changes={"n": [None, f"{i}-{j}"]}, batch=writes,
+                             commit=True)
+
+    _, errors = _run_threads(6, append)
+    assert errors == []
+    assert audit_verify() == []
+    seqs = list(AuditRecord.objects.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, 121))
+    assert AuditRecord.objects.filter(action="test.speculating").count() == 80
+
+
 def test_two_editors_with_the_same_version_exactly_one_wins(transactional_db):
     _require_pg()
     from conftest import build_town

@@ -266,14 +266,15 @@ def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now
     # Before the batch runs the new case's id is only the database's: the event takes it from the sequence.
     writes.insert(event, expressions=None if case.pk else {"case_id": (
         "currval(pg_get_serial_sequence(%s, %s))", [Case._meta.db_table, Case._meta.pk.column])})
-    figures_case_reported(case, batch=writes)  # 绩效考评 kept incrementally (GOV-4)
+    figures = Batch()
+    figures_case_reported(case, batch=figures)  # 绩效考评 kept incrementally (GOV-4), after the audit's lock
     if checked:
         writes.run()  # the photos refer to the event
         event.case_id = case.pk
         photos_store(case=case, event=event, stage=PhotoStage.REPORT, checked=checked)
-    # The audit record runs the batch with its chain-head read: on PostgreSQL the case, its event and the figures
-    # are written in the same round trip; the record itself goes with the COMMIT when the transaction is ours.
-    audit_record(actor=actor, action="case.report", obj=case, batch=writes, commit=commit, changes={
+    # The audit record runs the batch with its chain-head read: on PostgreSQL the case and its event are written in
+    # the same round trip; the record itself and the figures go with the COMMIT when the transaction is ours.
+    audit_record(actor=actor, action="case.report", obj=case, batch=writes, commit=commit, after_lock=figures, changes={
         "source": [None, intake.source], "category": [None, case.category_id], "grid": [None, case.grid_id],
         "reporter_phone": [None, mask_phone(case.reporter_phone)]})
     event.case_id = case.pk

@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
 from jiedao.kernel.audit import audit_record, audit_verify
-from jiedao.kernel.models import AuditRecord
+from jiedao.kernel.models import AuditRecord, Subdistrict
 
 
 def _tamper(sql, params):
@@ -91,3 +91,71 @@ def test_an_audit_record_commits_only_at_the_end_of_its_callers_transaction():
         record = audit_record(actor=None, action="test.commit", commit=True)
     assert record.pk and AuditRecord.objects.filter(pk=record.pk, action="test.commit").exists()
     assert audit_verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_chained_onto_a_head_that_moved_is_chained_again(monkeypatch, settings):
+    """Decision 0016: with commit=True on PostgreSQL the head is read without the append lock, which only the last
+    message takes; a record appended in between (here by another connection) takes the seq, and the record is
+    chained onto the new head under the lock instead — nothing of the caller's transaction is lost."""
+    import threading
+
+    from django.db import connections
+
+    from jiedao.kernel import audit
+    from jiedao.kernel.rows import Batch
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the lock is PostgreSQL's")
+    settings.PG_PREPARED_STATEMENTS = False  # the statements' texts in the messages, not EXECUTE jiedao_N
+    audit_record(actor=None, action="test.first")
+    real, calls = audit._chained, []
+
+    def chained(values, head):
+        calls.append(head[0][0] if head else 0)
+        if len(calls) == 1:  # between the head read and the final message: another writer appends
+            def other():
+                try:
+                    audit_record(actor=None, action="test.between")
+                finally:
+                    connections.close_all()
+
+            t = threading.Thread(target=other)
+            t.start()
+            t.join()
+        return real(values, head)
+
+    monkeypatch.setattr(audit, "_chained", chained)
+    sent = []
+    with transaction.atomic():
+        writes = Batch()
+        writes.insert(Subdistrict(code="310110998", name="测试街道"))
+        with connection.execute_wrapper(lambda execute, sql, *rest: sent.append(sql) or execute(sql, *rest)):
+            record = audit_record(actor=None, action="test.moved", batch=writes, commit=True)
+    # ours read seq 1; "test.between" (the other thread) chained onto 1 as well and took seq 2; ours, again, onto 2
+    assert calls == [1, 1, 2]
+    assert [r.action for r in AuditRecord.objects.order_by("seq")] == ["test.first", "test.between", "test.moved"]
+    assert record.seq == 3 and audit_verify() == []
+    assert Subdistrict.objects.filter(code="310110998").exists()  # the caller's write committed with the record
+    assert "pg_advisory_xact_lock" not in sent[0] and "pg_advisory_xact_lock" in sent[1]  # no lock over the read
+    assert "ROLLBACK TO SAVEPOINT" in sent[2] and sent[3].endswith("COMMIT")
+
+
+def test_the_logs_day_filters_take_whole_days_in_shanghai_time(town):
+    """since/until are days in Shanghai time, compared as moments (so that (subdistrict, created_at) serves them)."""
+    import datetime as dt
+
+    from jiedao.kernel.selectors import audit_list
+
+    for n, moment in enumerate(["2026-11-26T15:59:59.999999", "2026-11-26T16:00:00", "2026-11-27T15:59:59.999999",
+                                "2026-11-27T16:00:00"]):
+        AuditRecord.objects.create(seq=10**9 + n, created_at=dt.datetime.fromisoformat(moment).replace(tzinfo=dt.UTC),
+                                   action=f"test.day{n}", mac="m")
+    user = town.users["audit_admin"]
+    day = dt.date(2026, 11, 27)
+    got = audit_list(user=user, action="test.day", since=day, until=day)
+    assert sorted(r.action for r in got) == ["test.day1", "test.day2"]
+    assert sorted(r.action for r in audit_list(user=user, action="test.day", since=day)) == [
+        "test.day1", "test.day2", "test.day3"]
+    assert sorted(r.action for r in audit_list(user=user, action="test.day", until=day - dt.timedelta(days=1))) == [
+        "test.day0"]
