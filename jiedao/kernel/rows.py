@@ -14,6 +14,8 @@ them). Two things they do not do, so use them only where neither matters:
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from math import isfinite
 
 from django.conf import settings
 from django.db import connections, router
@@ -165,14 +167,17 @@ def _literals(cursor):
     literal, encoding = tx.as_literal, tx.encoding
 
     def one(v) -> str:
-        # The two commonest kinds written here as psycopg writes them (a string without backslashes reads the same
+        # The commonest kinds written here as psycopg writes them (a string without backslashes reads the same
         # whatever standard_conforming_strings says; a negative number gets a space so that "- -1" never becomes
-        # a comment); everything else through psycopg's adapters.
+        # a comment); everything else through psycopg's adapters. test_rows compares them with mogrify.
         t = type(v)
         if t is str and "\\" not in v and "\x00" not in v:
             return "'" + v.replace("'", "''") + "'"
-        if t is int:
-            return str(v) if v >= 0 else f" {v}"
+        if t is int or (t is float and isfinite(v)):
+            text = str(v)
+            return f" {text}" if text[0] == "-" else text
+        if t is datetime and v.tzinfo is UTC:  # the form of psycopg's dumper, which Django's UTC values take
+            return f"'{v}'::timestamptz"
         return "NULL" if v is None else literal(v).decode(encoding)
 
     return lambda values: ", ".join(map(one, values))

@@ -215,9 +215,11 @@ def test_a_prepared_statement_quotes_every_value_as_mogrify_does():
     values = ["it''s'", "x'); DROP TABLE t; --", -1, 0, 2**70, -2**70, "it's", "back\\slash \\' end", "100%", "%s",
               None, "街道 \u2028 新江湾城", "", 7, -2**40, 3.25, True, Decimal("12.50"), at, dt.date(2028, 2, 29),
               Jsonb({"a": ["'", "\\", None]}), b"\x00\xff"]
+    more = [-0.0, 1e-05, 1e20, 31.330123456789, -121.5, float("inf"), float("nan"), at.replace(microsecond=0),
+            at.astimezone(dt.timezone(dt.timedelta(hours=8))), at.replace(tzinfo=None), 0.1 + 0.2]
     with dj.cursor() as wrapper:
         raw = wrapper.cursor
-        assert _literals(raw)(values) == ", ".join(raw.mogrify("%s", [v]) for v in values)
+        assert _literals(raw)(values + more) == ", ".join(raw.mogrify("%s", [v]) for v in values + more)
         with pytest.raises(psycopg.DataError):  # PostgreSQL text cannot hold NUL: refused, as mogrify refuses it
             _literals(raw)(["a\x00b"])
     casts = ["text", "text", "int", "int", "numeric", "numeric",
