@@ -167,7 +167,7 @@ def audit_record(
         # Under READ COMMITTED the head read has its own snapshot, taken after the lock was granted: it sees every
         # record of the writer we waited for (tests/journeys/test_concurrency.py). Without the lock (speculating)
         # it is the head as last committed, which the final message checks.
-        batch.add(_HEAD_SQL.format(table=connection.ops.quote_name(AuditRecord._meta.db_table)), (), head.extend)
+        batch.add(_head_sql(), (), head.extend)
         batch.run()
         # The object is described only now: it may be one of the batch's rows (its number comes back with the
         # INSERT).
@@ -183,10 +183,8 @@ def audit_record(
         record = _chained(values, head)
         if not commit:
             return row_insert(record)
-        last = Batch()
         if not speculate:
-            last.insert(record)
-            last.run(commit=True)
+            _commit_with(record, None, Batch())  # after_lock, if any, already ran under the lock above
             return record
         return _append_speculatively(record, values, after_lock)
 
@@ -197,20 +195,25 @@ def _chained(values: dict, head: list) -> AuditRecord:
     return AuditRecord(**values)
 
 
+def _commit_with(record: AuditRecord, after_lock: Batch | None, last: Batch) -> None:
+    """``last``'s statements, the record's INSERT, the ``after_lock`` writes and COMMIT, in one message."""
+    last.insert(record)
+    if after_lock is not None:
+        last.extend(after_lock)
+    last.run(commit=True)
+
+
 def _append_speculatively(record: AuditRecord, values: dict, after_lock: Batch | None) -> AuditRecord:
     """The last message of the caller's transaction on PostgreSQL: take the append lock, insert the record chained
     onto the head read before the lock, the ``after_lock`` writes, COMMIT. The lock is held only while that
     message runs instead of from the head read across a round trip and the MAC (decision 0016). If a record was
     appended since the head was read, ``seq`` is taken (unique): back to the savepoint, read the head again
     under the lock, chain onto it."""
-    last = Batch()
-    last.add(f"SAVEPOINT {_SAVEPOINT}", prepare=False)
-    last.add(_LOCK_SQL, [_ADVISORY_LOCK_ID])
-    last.insert(record)
-    if after_lock is not None:
-        last.extend(after_lock)
+    first = Batch()
+    first.add(f"SAVEPOINT {_SAVEPOINT}", prepare=False)
+    first.add(_LOCK_SQL, [_ADVISORY_LOCK_ID])
     try:
-        last.run(commit=True)
+        _commit_with(record, after_lock, first)
         return record
     except IntegrityError as exc:
         if getattr(getattr(exc.__cause__, "diag", None), "table_name", None) != AuditRecord._meta.db_table:
@@ -219,19 +222,19 @@ def _append_speculatively(record: AuditRecord, values: dict, after_lock: Batch |
     again = Batch()
     again.add(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}", prepare=False)
     again.add(_LOCK_SQL, [_ADVISORY_LOCK_ID])  # held from here to the COMMIT, as without speculation
-    again.add(_HEAD_SQL.format(table=connection.ops.quote_name(AuditRecord._meta.db_table)), (), head.extend)
+    again.add(_head_sql(), (), head.extend)
     again.run()
     record = _chained(values, head)
-    last.insert(record)
-    if after_lock is not None:
-        last.extend(after_lock)
-    last.run(commit=True)
+    _commit_with(record, after_lock, Batch())
     return record
 
 
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 _SAVEPOINT = "jiedao_audit_append"
-_HEAD_SQL = "SELECT seq, mac FROM {table} ORDER BY seq DESC LIMIT 1"
+
+
+def _head_sql() -> str:
+    return f"SELECT seq, mac FROM {connection.ops.quote_name(AuditRecord._meta.db_table)} ORDER BY seq DESC LIMIT 1"  # noqa: S608
 
 
 @dataclass(frozen=True)

@@ -153,8 +153,8 @@ class _Prepared:
             prepare = [f"PREPARE {name} AS " + _PLACEHOLDER.sub(
                 lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", sql)]
         # The EXECUTE is written here, not through mogrify: psycopg would parse its placeholders again on every
-        # call (it caches that only for statements of at most 50 values; a case's INSERT has more), a tenth of
-        # the intake's Python time (bench/intake_inprocess.py).
+        # call (it caches that only for statements of at most 50 values; a case's INSERT has more): 0.22 ms of an
+        # intake's 6 ms (bench/intake_inprocess.py).
         return [*prepare, f"EXECUTE {name}({literals(params)})" if params else f"EXECUTE {name}"]
 
 
@@ -294,7 +294,8 @@ class Batch:
                 and pg.isolation_level is None and pg.read_only is None and pg.deferrable is None)
 
     def _run_message(self, wrapper, raw, items, commit: bool) -> None:
-        """Every statement in one simple-query message, each with its values quoted in by psycopg."""
+        """Every statement in one simple-query message, its values quoted in (``_literals``, or psycopg's
+        ``mogrify`` for a statement that is not prepared)."""
         state = _Prepared.of(self.connection) if self.prepared else None
         literals = _literals(raw) if state else None
         pending: dict[str, str] = {}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .calendar import SHANGHAI
 from .exceptions import DomainError, NotFound
 from .models import Alert, AuditRecord, OrgUnit, Subdistrict
 from .rows import row_get
@@ -98,7 +98,7 @@ def audit_list(*, user, action: str = "", actor: str = "", object_type: str = ""
 
 
 def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=timezone.get_current_timezone())
+    return dt.datetime.combine(day, dt.time(), tzinfo=SHANGHAI)
 
 
 def audit_get_visible(*, user, record_id: int) -> AuditRecord:
