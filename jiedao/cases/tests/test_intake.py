@@ -551,3 +551,20 @@ def test_on_postgresql_the_duplicate_check_has_a_good_generic_plan(cases_town):
             cur.execute("RESET plan_cache_mode")
     assert "Index Scan using case_duplicate_probe" in plan and "$" in plan, plan  # generic: $n, not the values
     assert "Seq Scan" not in plan and "Bitmap" not in plan, plan
+
+
+def test_case_create_answers_what_the_detail_shows(cases_town, client_for):
+    """The intake serialises its answer itself (cases/api.py): the same fields, written the same way, as the case's
+    detail, with the datetimes as ninja writes them everywhere else."""
+    from jiedao.cases.schemas import CaseOut
+
+    c = client_for(cases_town.users["grid_worker"])
+    created = c.post("/api/v1/cases", {"description": "井盖破损", "category_id": cases_town.category.pk,
+                                       "lat": "31.335", "lng": "121.505"})
+    assert created.status_code == 201 and created["Content-Type"].startswith("application/json")
+    body = created.json()
+    assert set(body) == set(CaseOut.model_fields)
+    detail = c.get(f"/api/v1/cases/{body['id']}").json()
+    assert {k: detail[k] for k in body} == body
+    assert body["category_name"] == cases_town.category.name and body["state"] == "reported"
+    assert body["reported_at"].endswith("Z") and len(body["reported_at"]) == len("2026-11-27T07:33:16.624Z")

@@ -207,6 +207,7 @@ def test_a_prepared_statement_quotes_every_value_as_mogrify_does():
     import psycopg
     from django.db import connection as dj
     from psycopg.types.json import Jsonb
+    from psycopg.types.numeric import Int2, Int4, Int8
 
     from jiedao.kernel.rows import _literals
 
@@ -216,7 +217,8 @@ def test_a_prepared_statement_quotes_every_value_as_mogrify_does():
               None, "街道 \u2028 新江湾城", "", 7, -2**40, 3.25, True, Decimal("12.50"), at, dt.date(2028, 2, 29),
               Jsonb({"a": ["'", "\\", None]}), b"\x00\xff"]
     more = [-0.0, 1e-05, 1e20, 31.330123456789, -121.5, float("inf"), float("nan"), at.replace(microsecond=0),
-            at.astimezone(dt.timezone(dt.timedelta(hours=8))), at.replace(tzinfo=None), 0.1 + 0.2]
+            at.astimezone(dt.timezone(dt.timedelta(hours=8))), at.replace(tzinfo=None), 0.1 + 0.2,
+            Int2(3), Int4(-5), Int8(2**40)]  # what Django's integer fields give on PostgreSQL
     with dj.cursor() as wrapper:
         raw = wrapper.cursor
         assert _literals(raw)(values + more) == ", ".join(raw.mogrify("%s", [v]) for v in values + more)
@@ -334,3 +336,58 @@ def test_psycopg_begins_a_transaction_that_needs_more_than_a_plain_begin(psycopg
     finally:
         connection.connection.read_only = None
     assert sent == [b"BEGIN READ WRITE", b"COMMIT"]
+
+
+@pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime")
+def test_the_short_way_to_prepare_a_value_gives_what_the_field_gives_for_every_field_of_every_model():
+    """kernel.rows passes some values through without the field's methods (``_preparer``): for every concrete field
+    of every model and values of many kinds (naive and aware times, enums, numbers as text, …) it gives what
+    ``get_db_prep_save(pre_save())`` gives, or fails as that fails."""
+    import decimal
+    import uuid
+
+    from django.apps import apps
+    from django.db import connection
+
+    from jiedao.cases.choices import CaseState
+    from jiedao.kernel.rows import _preparer
+
+    at = dt.datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=dt.UTC)
+    values = [None, "", "x'y", "12", "2026-11-27 09:30", "街道", 0, -3, 2**40, 1.5, -0.0, True, False, at,
+              at.replace(tzinfo=None), at.astimezone(dt.timezone(dt.timedelta(hours=8))), dt.date(2026, 2, 28),
+              dt.time(9, 30), dt.timedelta(hours=2), decimal.Decimal("1.50"), uuid.UUID(int=7), CaseState.REPORTED,
+              {"a": [1, None]}, [1, 2], b"\x00\xff"]
+
+    def outcome(prepare):
+        try:
+            got = prepare()
+        except Exception as exc:  # noqa: BLE001
+            return ("raises", type(exc))
+        inner = getattr(got, "obj", got)  # psycopg's Json/Jsonb wrappers compare by what they wrap
+        return type(got), inner if not isinstance(inner, float) else repr(inner)
+
+    compared = shortened = 0
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if field.generated:
+                continue
+            prep = _preparer(field, connection)
+            short = prep.__qualname__.startswith("_preparer.")
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                assert not short  # the time is set on save; the full path it is (and two calls give two times)
+                continue
+            shortened += short
+            for value in values:
+                obj = model()
+                setattr(obj, field.attname, value)
+                before = obj.__dict__.copy()
+                full = outcome(lambda: field.get_db_prep_save(field.pre_save(obj, add=True), connection=connection))
+                obj.__dict__.update(before)  # pre_save may set the attribute (auto_now): start from the same state
+                again = outcome(lambda: field.get_db_prep_save(field.pre_save(obj, add=True), connection=connection))
+                obj.__dict__.update(before)
+                if again != full:  # encrypted with a fresh nonce each time: nothing to compare, nothing to shorten
+                    assert not short, (model, field.name)
+                    continue
+                assert outcome(lambda: prep(obj)) == full, (model, field.name, value)
+                compared += 1
+    assert compared > 5000 and shortened > 200  # the comparison reached the fields the short way serves
