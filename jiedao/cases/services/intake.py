@@ -17,7 +17,7 @@ from jiedao.kernel.calendar import WorkCalendar
 from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.models import Subdistrict
 from jiedao.kernel.permissions import require_capability
-from jiedao.kernel.pii.masking import mask_phone
+from jiedao.kernel.pii.masking import mask_name, mask_phone
 from jiedao.kernel.rows import Batch, row_insert
 from jiedao.places.cells import cells_in_box
 from jiedao.places.coords import to_wgs84
@@ -116,6 +116,14 @@ class Intake:
     reporter_phone: str = ""
     photos: tuple = ()
     reported_at: object = None  # a hotline order's own time
+
+
+def reporter_label(source: str, reporter_name: str) -> str:
+    """Who reported, as the timeline shows it to every reader of the case: the channel and the masked name (a
+    caller's or resident's full name is personal information, shown only as ``reporter_name_masked``)."""
+    label = str(CaseSource(source).label)
+    masked = mask_name((reporter_name or "").strip())
+    return f"{label}（{masked}）" if masked else label
 
 
 def _category_not_found() -> DomainError:
@@ -260,7 +268,7 @@ def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now
         writes.insert(case, **computed)  # the id, number and duplicates come back with the batch
     event = CaseEvent(
         subdistrict=subdistrict, case=case, action="report", to_state=case.state, actor=actor,
-        actor_name=str(actor) if actor else (intake.reporter_name or CaseSource(intake.source).label),
+        actor_name=str(actor) if actor else reporter_label(intake.source, intake.reporter_name),
         comment=case.description[:500], created_at=now, data={"source": intake.source},
     )
     # Before the batch runs the new case's id is only the database's: the event takes it from the sequence.

@@ -568,3 +568,18 @@ def test_case_create_answers_what_the_detail_shows(cases_town, client_for):
     assert {k: detail[k] for k in body} == body
     assert body["category_name"] == cases_town.category.name and body["state"] == "reported"
     assert body["reported_at"].endswith("Z") and len(body["reported_at"]) == len("2026-11-27T07:33:16.624Z")
+
+
+def test_the_timeline_names_an_anonymous_reporter_only_masked(cases_town, client_for):
+    """A 12345 caller's, a resident's or an Open311 client's name is personal information: the report event's
+    actor is the channel and the masked name, on the API and on the case page, for every reader."""
+    c = client_for(cases_town.users["dispatcher"])
+    c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("N1", caller_name="张三丰")]},
+           content_type="application/json")
+    case = Case.objects.get(external_id="N1")
+    event = CaseEvent.objects.get(case=case, action="report")
+    assert event.actor_name == "12345热线（张*丰）"
+    detail = c.get(f"/api/v1/cases/{case.pk}").json()
+    assert detail["events"][0]["actor_name"] == "12345热线（张*丰）" and "张三丰" not in json.dumps(detail)
+    page = c.get(f"/cases/{case.pk}/").content.decode()
+    assert "张三丰" not in page and "张*丰" in page

@@ -22,6 +22,9 @@ class PersonalField:
 _STAFF = ("rc_staff", "grid_worker")
 _BASIS = "个人信息保护法 第13条第1款第3项（为履行法定职责所必需）、第34条（国家机关履职）"
 _RETENTION = "迁出或注销后保留2年，期满删除"
+_CASE_BASIS = "个人信息保护法 第13条第1款第3项（履行法定职责）、第34条；12345热线工单办理规定"
+_CASE_RETENTION = "结案后随案卷保存（档案保管期限）"
+_CASE_STAFF = ("dispatcher", "department_handler")
 
 INVENTORY: tuple[PersonalField, ...] = (
     PersonalField("people.Person", "name", "general", "plain", "识别与联系服务对象", _BASIS, _RETENTION, _STAFF),
@@ -51,6 +54,16 @@ INVENTORY: tuple[PersonalField, ...] = (
                   ("audit_admin",)),
     PersonalField("kernel.AuditRecord", "user_agent", "general", "plain", "安全审计", "网络安全法 第21条", "至少6个月",
                   ("audit_admin",)),
+    # 一网统管: who reported a problem (12345 callers, residents, Open311 clients) and where it is.
+    PersonalField("cases.Case", "reporter_name", "general", "plain", "回访反映人", _CASE_BASIS, _CASE_RETENTION,
+                  _CASE_STAFF),
+    PersonalField("cases.Case", "reporter_phone", "general", "encrypted", "回访反映人", _CASE_BASIS, _CASE_RETENTION,
+                  _CASE_STAFF),
+    PersonalField("cases.Case", "address", "general", "plain", "问题发生地点（12345工单可能含门牌室号）", _CASE_BASIS,
+                  _CASE_RETENTION, ("dispatcher", "department_handler", "grid_worker", "leader")),
+    PersonalField("cases.CaseEvent", "actor_name", "general", "plain",
+                  "处置记录的经办人（工作人员姓名；群众上报时只存来源和脱敏姓名）", _CASE_BASIS, _CASE_RETENTION,
+                  ("dispatcher", "department_handler", "grid_worker", "leader")),
 )
 
 # Field names that suggest personal information; a model field matching one must be inventoried.
@@ -64,6 +77,12 @@ NOT_PERSONAL = {
     "places.Grid.name", "places.Compound.name", "places.Compound.address", "places.Compound.households",
     "places.Building.name", "places.Building.address", "places.Premises.name", "places.Premises.address",
     "places.Road.name", "places.River.name", "kernel.AuditRecord.object_type", "kernel.CalendarDay.name", "kernel.Notification.recipient",
+    # names of things, and free texts about things ("description" only looks like "ip")
+    "cases.CaseCategory.name", "cases.Case.description", "cases.AlarmSource.name", "cases.Open311Key.name",
+    "inspections.ChecklistTemplate.name", "inspections.ChecklistTemplate.description",
+    "inspections.InspectionPlan.name", "inspections.PlanTarget.target_name", "inspections.Inspection.target_name",
+    "streets.DronePhoto.original_name", "streets.ImprovementProject.name",
+    "streets.ImprovementProject.description", "streets.Milestone.name",
 }
 
 

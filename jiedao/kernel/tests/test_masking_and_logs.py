@@ -15,6 +15,21 @@ def test_log_lines_are_redacted():
     assert redact("person 310110198001011234 phone 13812345678") == "person 310***********1234 phone 138****5678"
 
 
+
+def test_phone_and_id_numbers_are_redacted_as_people_write_them():
+    """Formats a comment or an SMS body carries (found in review, 2026-11-27): prefixes, separators, fixed lines,
+    the 15-digit ID card. Case numbers, times and amounts are left alone."""
+    for written in ("+8613912345678", "+86 139 1234 5678", "008613912345678", "86-139-1234-5678", "139-1234-5678",
+                    "139 1234 5678"):
+        out = redact(f"请联系 {written} 核实")
+        assert "1234 5678" not in out and "12345678" not in out and "1234-5678" not in out, out
+        assert "139****5678" in out, out
+    assert redact("座机 021-65551234 或 0571 8765432") == "座机 021-****1234 或 0571-***5432"
+    assert redact("老身份证 310110800101001") == "老身份证 310********1001"
+    for kept in ("案件 20261127007739 已结案", "2026-11-27 09:30:15", "金额 1234567.50 元", "订单 13912345678901"):
+        assert redact(kept) == kept
+
+
 def test_redaction_filter_rewrites_the_record(caplog):
     logger = logging.getLogger("jiedao.test.redaction")
     logger.addFilter(RedactPIIFilter())
