@@ -10,10 +10,12 @@ grid patrol, sensors): 12345 orders carry callers' own words and stay internal (
 from __future__ import annotations
 
 import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.core import signing
+from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -25,12 +27,16 @@ from jiedao.kernel.models import Subdistrict
 from jiedao.kernel.selectors import public_subdistrict
 
 from .choices import OPEN_STATES, CaseSource, Urgency
-from .models import Case, CaseCategory, Open311Key
+from .models import Case, CaseCategory, CasePhoto, Open311Key
 from .services.intake import Intake, case_report
 
 PUBLIC_SOURCES = (CaseSource.RESIDENT, CaseSource.OPEN311, CaseSource.GRID_WORKER, CaseSource.SENSOR)
 DEFAULT_DAYS = 90
 MAX_RESULTS = 1000
+MAX_DESCRIPTION = 4000  # the spec's limit
+# Characters XML 1.0 cannot hold (a posted description may carry them): left out of the XML, kept in JSON.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_MEDIA_SALT = "open311.media"
 CONTENT_TYPES = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=utf-8"}
 ATTRIBUTES = [{
     "variable": "true", "code": "urgency", "datatype": "singlevaluelist", "required": "false",
@@ -60,7 +66,7 @@ def _xml_value(parent, key, value):
             _xml_value(node, k, v)
     else:
         node = ET.SubElement(parent, key)
-        node.text = "" if value is None else str(value)
+        node.text = "" if value is None else _NOT_XML.sub("", str(value))
 
 
 def render(fmt: str, root: str, item: str, payload, status: int = 200) -> HttpResponse:
@@ -181,13 +187,25 @@ def _status(case: Case) -> str:
     return "open" if case.state in OPEN_STATES else "closed"
 
 
+def media_url(request, photo: CasePhoto) -> str:
+    """The public copy of a report photo (EXIF stripped) at a signed address: not the reporter's own link, whose
+    token opens the follow-up (回访) of the case."""
+    signed = signing.Signer(salt=_MEDIA_SALT).sign(str(photo.pk))
+    return _absolute(request, reverse("open311_media", args=[signed]))
+
+
 def _request_out(request, case: Case) -> dict:
-    last = case.events.exclude(comment="").exclude(action__in=["report", "follow_up"]).order_by("-created_at").first()
-    photo = case.photos.filter(stage="report").first()
-    media = _absolute(request, reverse("public_report_photo", args=[case.public_token, photo.pk])) if photo else ""
+    photo = next((p for p in case.photos.all() if p.stage == "report"), None)
+    if photo is not None:
+        media = media_url(request, photo)
+    else:  # a URL the client posted with the request
+        first = next((e for e in case.events.all() if e.action == "report"), None)
+        media = ((first.data or {}).get("media_url") or [""])[0] if first else ""
     return {
         "service_request_id": str(case.pk), "status": _status(case),
-        "status_notes": (last.comment if last and case.state not in OPEN_STATES else case.get_state_display()),
+        # The state in words, not the staff's comments: those may name or quote residents (a phone number, a name)
+        # and this answer is public.
+        "status_notes": case.get_state_display(),
         "service_name": case.category.name if case.category else "", "service_code":
             service_code(case.category) if case.category else "",
         "description": case.description, "agency_responsible": case.lead_department.name if case.lead_department else "",
@@ -206,13 +224,16 @@ def _public_cases(sub):
 
 
 def _parse_date(value: str, name: str) -> dt.datetime:
-    parsed = parse_datetime(value.strip().replace(" ", "+")) if value else None
-    if parsed is None:
-        try:
+    try:
+        parsed = parse_datetime(value.strip().replace(" ", "+")) if value else None
+        if parsed is None:
             parsed = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise Open311Error(400, f"{name} is not a w3 datetime: {value}") from None
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+        parsed = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    except (ValueError, OverflowError):  # 2026-02-30, 25:00, an offset of +25:00 …
+        raise Open311Error(400, f"{name} is not a w3 datetime: {value}") from None
+    if not 1900 <= parsed.year <= 9000:  # a window of 90 days around it must still be a date
+        raise Open311Error(400, f"{name} is out of range: {value}")
+    return parsed
 
 
 @endpoint
@@ -226,7 +247,7 @@ def requests_view(request, fmt, sub):
     if ids:
         if not all(i.isdigit() for i in ids):
             raise Open311Error(400, "service_request_id must be numeric")
-        qs = qs.filter(pk__in=[int(i) for i in ids])
+        qs = qs.filter(pk__in=[int(i) for i in ids if len(i) <= 18])  # longer: no such id, left out like others
     else:
         codes = [c.strip() for c in request.GET.get("service_code", "").split(",") if c.strip()]
         if codes:
@@ -238,20 +259,21 @@ def requests_view(request, fmt, sub):
         if start > end:
             raise Open311Error(400, "start_date is after end_date")
         qs = qs.filter(reported_at__gte=start, reported_at__lte=end)
-        statuses = {s.strip() for s in request.GET.get("status", "").split(",") if s.strip()}
+        statuses = {s.strip() for value in request.GET.getlist("status") for s in value.split(",") if s.strip()}
         if statuses - {"open", "closed"}:
             raise Open311Error(400, "status must be open or closed")
         if statuses == {"open"}:
             qs = qs.filter(state__in=OPEN_STATES)
         elif statuses == {"closed"}:
             qs = qs.exclude(state__in=OPEN_STATES)
-    cases = list(qs.order_by("-reported_at")[:MAX_RESULTS].prefetch_related("photos"))
+    cases = list(qs.order_by("-reported_at")[:MAX_RESULTS].prefetch_related("photos", "events"))
     return render(fmt, "service_requests", "request", [_request_out(request, c) for c in cases])
 
 
 @endpoint
 def request_detail(request, fmt, sub, request_id: str):
-    case = _public_cases(sub).filter(pk=int(request_id)).first() if request_id.isdigit() else None
+    case = _public_cases(sub).filter(pk=int(request_id)).first() \
+        if request_id.isdigit() and len(request_id) <= 18 else None
     if case is None:
         raise Open311Error(404, f"unknown service_request_id: {request_id}")
     return render(fmt, "service_requests", "request", [_request_out(request, case)])
@@ -285,37 +307,77 @@ def _create(request, fmt, sub):
     if key is None:
         raise Open311Error(403, "api_key is missing or invalid")
     if is_ratelimited(request, group="open311", key=lambda g, r: str(key.pk), rate=key.rate, increment=True):
-        raise Open311Error(429, "rate limit exceeded for this api_key")
+        raise Open311Error(400, "rate limit exceeded for this api_key: retry later")  # the spec: other errors are 400
     post = request.POST
     category = _category_for(sub, post.get("service_code", "")) if post.get("service_code") else None
     if category is None:
         raise Open311Error(400, "service_code is required")
     lat, lng = post.get("lat", "").strip(), post.get("long", "").strip()
     address = post.get("address_string", "").strip()
-    if not ((lat and lng) or address or post.get("address_id")):
-        raise Open311Error(400, "a location is required: lat & long, address_string or address_id")
+    if not ((lat and lng) or address):
+        raise Open311Error(400, "a location is required: lat & long or address_string"
+                           + (" (address_id is not used by this jurisdiction)" if post.get("address_id") else ""))
     try:
         lat_f = float(lat) if lat else None
         lng_f = float(lng) if lng else None
     except ValueError:
         raise Open311Error(400, "lat and long must be numbers") from None
     attrs = _attributes(post)
-    urgency = attrs.get("urgency") if attrs.get("urgency") in Urgency.values else Urgency.NORMAL
+    _check_attributes(attrs)
+    urgency = attrs.get("urgency") or Urgency.NORMAL
     name = " ".join(x for x in (post.get("last_name", ""), post.get("first_name", "")) if x).strip()
     description = post.get("description", "").strip() or category.name
     media_urls = [u for u in post.getlist("media_url") if u.startswith(("http://", "https://"))]
     files = [f for field in request.FILES for f in request.FILES.getlist(field)]
     case = case_report(actor=None, subdistrict_id=sub.pk, intake=Intake(
-        source=CaseSource.OPEN311, description=description[:2000], category=category, lat=lat_f, lng=lng_f,
+        source=CaseSource.OPEN311, description=description[:MAX_DESCRIPTION], category=category, lat=lat_f, lng=lng_f,
         address=address[:200], urgency=urgency, reporter_name=name[:64], reporter_phone=post.get("phone", "")[:32],
         photos=tuple(files[:6]), external_id=""))
-    if media_urls or attrs:
+    device = (post.get("device_id") or post.get("deviceid") or "").strip()[:64]
+    extra = {k: v for k, v in (("media_url", media_urls[:6]), ("attributes", attrs), ("device_id", device),
+                               ("address_id", post.get("address_id", "").strip()[:64])) if v}
+    if extra:
         first = case.events.order_by("id").first()
-        first.data = {**first.data, "media_url": media_urls[:6], "attributes": attrs,
-                      "device_id": (post.get("device_id") or post.get("deviceid") or "")[:64]}
+        first.data = {**first.data, **extra}
         first.save(update_fields=["data"])
     return render(fmt, "service_requests", "request", [{
         "service_request_id": str(case.pk), "token": case.public_token, "service_notice": "", "account_id": "",
     }])
 
 
+def _check_attributes(attrs: dict) -> None:
+    """Values of the attributes we define must be among their keys (one for a single-value list); a required one
+    must be there. Attributes we do not define are kept as sent."""
+    for attr in ATTRIBUTES:
+        value = attrs.get(attr["code"])
+        if value in (None, "", []):
+            if attr["required"] == "true":
+                raise Open311Error(400, f"attribute[{attr['code']}] is required")
+            continue
+        keys = {v["key"] for v in attr["values"]}
+        values = value if isinstance(value, list) else [value]
+        if attr["datatype"] == "singlevaluelist" and len(values) != 1:
+            raise Open311Error(400, f"attribute[{attr['code']}] takes one value")
+        if any(v not in keys for v in values):
+            raise Open311Error(400, f"attribute[{attr['code']}] must be one of: {', '.join(sorted(keys))}")
+        if attr["datatype"] == "singlevaluelist":
+            attrs[attr["code"]] = values[0]
+
+
+def media(request, signed: str):
+    """A report photo's public copy, for ``media_url`` (EXIF stripped, re-encoded)."""
+    try:
+        photo_id = int(signing.Signer(salt=_MEDIA_SALT).unsign(signed))
+    except (signing.BadSignature, ValueError):
+        raise Http404 from None
+    photo = CasePhoto.objects.filter(pk=photo_id, case__source__in=PUBLIC_SOURCES).exclude(case__state="merged").first()
+    if photo is None:
+        raise Http404
+    return FileResponse(photo.public_image.open("rb"), content_type="image/jpeg")
+
+
+@csrf_exempt
+def not_found(request, path: str = ""):
+    """Anything else under /open311/v2/: the spec's error list, not an HTML page."""
+    fmt = "json" if path.lower().endswith(".json") else "xml"
+    return error(fmt, 404, f"unknown endpoint: /open311/v2/{path}")

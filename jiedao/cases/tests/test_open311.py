@@ -111,7 +111,13 @@ def test_post_and_get_in_xml_with_photo_and_media_urls(o311):
                                                                                    "https://example.org/b.jpg"]
     assert case.events.first().data["attributes"] == {"tags": ["a", "b"]}
     detail = xml(get(f"requests/{rid}.xml"))
-    assert detail.find("request/media_url").text.startswith("http://testserver/report/")
+    media = detail.find("request/media_url").text
+    # The public copy at a signed address, not the reporter's own link (its token opens the case's follow-up).
+    assert media.startswith("http://testserver/open311/v2/media/")
+    assert case.public_token not in get(f"requests/{rid}.xml").content.decode() + get("requests.json").content.decode()
+    photo = Client().get(media.removeprefix("http://testserver"))
+    assert photo.status_code == 200 and photo["Content-Type"] == "image/jpeg"
+    assert Client().get(media.removeprefix("http://testserver").replace(".jpg", "x.jpg")).status_code == 404
     assert (detail.find("request/lat").text or "") == ""  # located by address only
 
 
@@ -122,7 +128,8 @@ def test_closed_case_maps_to_closed_with_notes_and_agency(o311):
     drive_to(o311, case, "closed")
     item = js(get(f"requests/{case.pk}.json"))[0]
     assert item["status"] == "closed" and item["agency_responsible"] == "城管中队"
-    assert item["status_notes"] == "已清理完毕"
+    # The state in words: the staff's comments ("已清理完毕" here) may quote residents and stay internal.
+    assert item["status_notes"] == "已结案" and "已清理完毕" not in get(f"requests/{case.pk}.xml").content.decode()
 
 
 def _error(resp, fmt: str) -> tuple[int, str]:
@@ -191,4 +198,55 @@ def test_api_key_rate_limit(o311, settings):
     Open311Key.objects.filter(digest=Open311Key.digest_of(KEY)).update(rate="2/m")
     assert post().status_code == 200 and post(lat="31.3353").status_code == 200
     r = post(lat="31.3356")
-    assert r.status_code == 429 and js(r)[0]["code"] == "429"
+    assert r.status_code == 400 and js(r)[0]["code"] == "400"  # the spec knows 400, 403 and 404 only
+
+
+def test_bad_input_gets_the_error_list_never_a_server_error(o311):
+    """Dates that do not exist or overflow, ids beyond any integer, unknown paths and formats: 400 or 404 as the
+    spec's list (found by walking the API as a client, 2026-11-27)."""
+    sd = {"jurisdiction_id": o311.sub.code}
+    for bad in ("2026-02-30T00:00:00", "2026-11-27T25:00:00+08:00", "2026-11-27T09:00:00+25:00", "0001-01-01",
+                "9999-12-31T23:59:59+08:00", "yesterday"):
+        for name in ("start_date", "end_date"):
+            for fmt in ("json", "xml"):
+                assert _error(get(f"requests.{fmt}", **sd, **{name: bad}), fmt) == (400, "400"), (name, bad)
+    assert js(get("requests.json", service_request_id="99999999999999999999999", **sd)) == []
+    assert _error(get("requests/99999999999999999999999.json", **sd), "json") == (404, "404")
+    for path, fmt in (("services/E06010", "xml"), ("requests.JSON", "json"), ("services.json/", "xml"),
+                      ("nothing/here.json", "json")):
+        assert _error(get(path, **sd), fmt) == (404, "404"), path
+
+
+def test_xml_stays_well_formed_whatever_a_client_posts(o311):
+    r = post(description="井盖\x0b缺失\x01了")
+    rid = js(r)[0]["service_request_id"]
+    one = xml(get(f"requests/{rid}.xml", jurisdiction_id=o311.sub.code))
+    assert one.find("request/description").text == "井盖缺失了"
+    assert xml(get("requests.xml", jurisdiction_id=o311.sub.code)).tag == "service_requests"
+    assert js(get(f"requests/{rid}.json", jurisdiction_id=o311.sub.code))[0]["description"] == "井盖\x0b缺失\x01了"
+
+
+def test_attributes_are_checked_and_what_a_client_sends_is_kept(o311):
+    for bad in ({"attribute[urgency]": "bogus"}, {"attribute[urgency][]": ["urgent", "normal"]}):
+        assert _error(post(**bad), "json") == (400, "400")
+    rid = js(post(**{"attribute[urgency][]": ["urgent"]}, device_id="dev-7"))[0]["service_request_id"]
+    case = Case.objects.get(pk=rid)
+    assert case.urgency == "urgent" and case.events.first().data["device_id"] == "dev-7"
+    rid = js(post(deviceid="dev-8", media_url="https://example.org/a.jpg"))[0]["service_request_id"]
+    item = js(get(f"requests/{rid}.json", jurisdiction_id=o311.sub.code))[0]
+    assert item["media_url"] == "https://example.org/a.jpg"
+    assert Case.objects.get(pk=rid).events.first().data["device_id"] == "dev-8"
+    only_id = post(lat="", long="", address_id="123")
+    assert _error(only_id, "json") == (400, "400") and "address_id" in js(only_id)[0]["description"]
+
+
+def test_several_status_parameters_mean_either(o311):
+    from jiedao.cases.tests.test_workflow import drive_to
+
+    sd = {"jurisdiction_id": o311.sub.code}
+    open_one = report(o311, source="open311", user=None)
+    closed_one = report(o311, source="open311", user=None)
+    drive_to(o311, closed_one, "closed")
+    ids = {r["service_request_id"] for r in js(Client().get("/open311/v2/requests.json",
+                                                             {"status": ["open", "closed"], **sd}))}
+    assert {str(open_one.pk), str(closed_one.pk)} <= ids
