@@ -17,6 +17,7 @@ from jiedao.kernel.calendar import WorkCalendar
 from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.models import Subdistrict
 from jiedao.kernel.permissions import require_capability
+from jiedao.kernel.pii.logging import redact
 from jiedao.kernel.pii.masking import mask_name, mask_phone
 from jiedao.kernel.rows import Batch, row_insert
 from jiedao.places.cells import cells_in_box
@@ -158,7 +159,9 @@ def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
         require_capability(actor, "cases.report")
     if intake.source not in CaseSource.values:
         raise DomainError(CaseErrorCode.SOURCE_UNKNOWN, _("未知的案件来源。"))
-    description = (intake.description or "").strip()
+    # A reporter's own words may carry a phone or ID number (theirs or a neighbour's): kept masked, as the
+    # description is shown to every reader of the case and, for public channels, through Open311.
+    description = redact((intake.description or "").strip())
     if not description:
         raise DomainError(CaseErrorCode.DESCRIPTION_REQUIRED, _("请描述问题。"), fields={"description": _("请描述问题。")})
     category = intake.category

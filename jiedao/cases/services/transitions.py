@@ -14,6 +14,7 @@ from jiedao.kernel.exceptions import ConflictError, DomainError, NotFound
 from jiedao.kernel.models import OrgUnit
 from jiedao.kernel.notify import notify
 from jiedao.kernel.permissions import require_capability
+from jiedao.kernel.pii.logging import redact
 from jiedao.kernel.scoping import user_scope
 
 from .. import workflow
@@ -266,6 +267,9 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
     if not system:
         require_capability(actor, rule.capability, obj=locked)
     checked = check_photos(photos)
+    # Phone and ID numbers typed into a comment are kept masked: the comment is shown to every reader of the case,
+    # sent by SMS and audited; the reporter's own number is on the case, revealed with a reason.
+    comment = redact(comment or "")
     tracked = figures_track(locked)  # 绩效考评: the case's share of the kept figures, before the change
     outcome = HANDLERS[rule.action](actor, locked, comment, data)
     target = None if outcome.keep_state else rule.target

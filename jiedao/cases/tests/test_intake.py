@@ -583,3 +583,19 @@ def test_the_timeline_names_an_anonymous_reporter_only_masked(cases_town, client
     assert detail["events"][0]["actor_name"] == "12345热线（张*丰）" and "张三丰" not in json.dumps(detail)
     page = c.get(f"/cases/{case.pk}/").content.decode()
     assert "张三丰" not in page and "张*丰" in page
+
+
+def test_phone_and_id_numbers_in_reports_and_comments_are_kept_masked(cases_town, client_for):
+    """A description or a staff comment is shown to every reader of the case (and a public report's description
+    through Open311), sent by SMS and audited: numbers typed into them are stored masked."""
+    from jiedao.cases.services.transitions import case_transition
+
+    case = report(cases_town, description="楼道堆物，联系我 139-1234-5678 或身份证310110198001011234")
+    case.refresh_from_db()
+    assert case.description == "楼道堆物，联系我 139****5678 或身份证310***********1234"
+    case_transition(actor=cases_town.users["dispatcher"], case=case, action="reject", expected_version=case.version,
+                    comment="已电话联系反映人 +86 13700001234，系误报")
+    event = CaseEvent.objects.filter(case=case, action="reject").get()
+    assert event.comment == "已电话联系反映人 137****1234，系误报"
+    audit = AuditRecord.objects.filter(action="case.reject", object_id=str(case.pk)).get()
+    assert "13700001234" not in audit.reason and "137****1234" in audit.reason
