@@ -7,6 +7,7 @@ from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
+from pydantic import field_validator
 
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.idempotency import run_idempotent
@@ -82,6 +83,12 @@ class CaseIn(Schema):
     category_id: int | None = None
     lat: float | None = None
     lng: float | None = None
+
+    @field_validator("category_id", "lat", "lng", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        # A form posts an empty hidden field when no position was taken: "not given", not "not a number".
+        return None if isinstance(value, str) and not value.strip() else value
     coord_system: str = "wgs84"
     address: str = ""
     urgency: str = Urgency.NORMAL

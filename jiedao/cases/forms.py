@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -43,3 +45,13 @@ class PublicReportForm(ReportForm):
     reporter_phone = forms.CharField(max_length=32, required=False)
     website = forms.CharField(required=False)  # honeypot: people leave it empty, form-filling bots don't
     started = forms.CharField()  # signed time the form was shown: bots submit within a second
+
+
+    def clean_reporter_phone(self):
+        """A number we can call back: a mobile (with or without +86) or a fixed line with its area code."""
+        raw = self.cleaned_data.get("reporter_phone", "").strip()
+        digits = re.sub(r"[\s-]", "", raw)
+        digits = re.sub(r"^(\+|00)?86(?=1\d{10}$)", "", digits)
+        if raw and not re.fullmatch(r"1[3-9]\d{9}|0\d{9,11}", digits):
+            raise forms.ValidationError(_("请填写正确的手机号或带区号的固定电话（选填）。"))
+        return digits

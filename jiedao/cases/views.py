@@ -89,6 +89,8 @@ def bulk_dispatch(request):
     _require(request, "cases.dispatch")
     lead = request.POST.get("lead_department_id", "")
     done, failed = 0, []
+    if not request.POST.getlist("case"):
+        messages.warning(request, _("请先勾选要派遣的案件。"))
     for item in request.POST.getlist("case"):
         try:
             case_id, version = (int(x) for x in item.split(":"))
@@ -233,7 +235,7 @@ def evaluation_view(request):
         month, rows = timezone.localtime().strftime("%Y-%m"), []
     chart = {"labels": [r["label"] for r in rows[:20]], "closed": [r["closed"] for r in rows[:20]],
              "dispatched": [r["dispatched"] for r in rows[:20]],
-             "on_time": [r["on_time_close_rate"] or 0 for r in rows[:20]]}
+             "on_time": [r["on_time_close_rate"] for r in rows[:20]]}  # none closed: a gap, not 0 %
     return render(request, "cases/evaluation.html", {"rows": rows, "month": month, "by": by, "chart": chart,
                                                      "dimensions": [("department", _("部门")), ("grid", _("网格")),
                                                                     ("worker", _("上报人"))]})
@@ -319,8 +321,9 @@ def public_report(request):
                     error = exc.message
                 else:
                     return redirect("public_report_status", token=case.public_token)
-        else:
-            error = _("请填写问题描述。")
+        else:  # the first problem, in the field's own words (the phone's format, a missing description …)
+            error = next((e for errors in form.errors.values() for e in errors), "") \
+                if "description" not in form.errors else _("请填写问题描述。")
         return render(request, "cases/public_report.html", {"form": form, "leaves": leaves, "error": error,
                                                              "started": _started()}, status=400)
     return render(request, "cases/public_report.html", {"form": form, "leaves": leaves, "started": _started()})

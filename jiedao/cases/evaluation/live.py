@@ -507,15 +507,16 @@ def finish(rows: dict[int | None, Row], by: str) -> list[Row]:
 
 
 def _labels(kind: str, keys) -> dict:
-    """Row labels: a grid's code; a reporter's display name; a verifier's name as the timeline shows it."""
+    """Row labels: a grid's code and name; a reporter's display name; a verifier's name as the timeline shows it."""
     from jiedao.kernel.models import User
     from jiedao.places.models import Grid
 
     keys = [k for k in keys if k is not None]
     if not keys:
         return {}
-    if kind == "grid":
-        return dict(Grid.objects.filter(pk__in=keys).values_list("id", "code"))
+    if kind == "grid":  # as the grid is named everywhere (Grid.__str__): the code alone says nothing to a reader
+        return {pk: f"{code} {name}".strip() for pk, code, name in
+                Grid.objects.filter(pk__in=keys).values_list("id", "code", "name")}
     users = User.objects.filter(pk__in=keys).values_list("id", "display_name", "username")
     if kind == "worker":
         return {pk: name for pk, name, _u in users}

@@ -35,6 +35,8 @@ from .photos import check_photos, photos_store
 DUPLICATE_RADIUS_M = getattr(settings, "CASE_DUPLICATE_RADIUS_M", 50)
 DUPLICATE_WINDOW_H = getattr(settings, "CASE_DUPLICATE_WINDOW_H", 48)
 DEFAULT_URGENT_HOURS = 4
+# Sources whose reporter is at the place (a phone's position, a map, an address); the others bring their own.
+_LOCATED_BY_REPORTER = frozenset({CaseSource.GRID_WORKER, CaseSource.STAFF, CaseSource.RESIDENT})
 DEFAULT_NORMAL_DAYS = 5
 
 
@@ -176,6 +178,10 @@ def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
             raise DomainError("invalid_coordinates", _("坐标系不支持。")) from exc
         if not (-90 <= lat <= 90 and -180 <= lng <= 180):
             raise DomainError("invalid_coordinates", _("坐标超出范围。"))
+    if intake.source in _LOCATED_BY_REPORTER and lat is None and not (intake.address or "").strip():
+        # A case nobody can find: the grid, the department and the grid worker's check all start from the place.
+        raise DomainError("location_required", _("请定位、在地图上点选位置或填写地址。"),
+                          fields={"location": _("请定位、在地图上点选位置或填写地址。")})
     now = timezone.now()
     reported_at = intake.reported_at or now
     category_id = category.pk if category is not None else intake.category_id

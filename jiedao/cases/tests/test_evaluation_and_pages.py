@@ -40,8 +40,8 @@ def test_grid_and_worker_figures(cases_town):
     drive_to(t, report(t), "closed")
     report(t, lat=31.335, lng=121.515)  # the second grid
     by_grid = {r.label: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="grid")}
-    assert by_grid["T1-1"].reported == 1 and by_grid["T1-1"].closed == 1 and by_grid["T1-2"].reported == 1
-    assert by_grid["T1-1"].verified == 1 and by_grid["T1-1"].verification_on_time_rate == 100.0
+    assert by_grid["T1-1 网格1"].reported == 1 and by_grid["T1-1 网格1"].closed == 1 and by_grid["T1-2 网格2"].reported == 1
+    assert by_grid["T1-1 网格1"].verified == 1 and by_grid["T1-1 网格1"].verification_on_time_rate == 100.0
     by_worker = evaluation(user=t.users["dispatcher"], month=_month(), by="worker")
     assert by_worker[0].reported == 2
 
@@ -87,6 +87,8 @@ def test_bulk_dispatch_registers_and_dispatches(cases_town, client_for):
                                           "lead_department_id": t.units["dept"].pk})
     assert r.status_code == 302
     assert set(Case.objects.filter(pk__in=[a.pk, b.pk]).values_list("state", flat=True)) == {"dispatched"}
+    nothing = c.post("/cases/bulk-dispatch/", {"lead_department_id": t.units["dept"].pk}, follow=True)
+    assert "请先勾选要派遣的案件。" in nothing.content.decode()
 
 
 def test_web_transition_with_photo_and_stale_form(cases_town, client_for):
@@ -199,7 +201,7 @@ def test_satisfaction_feeds_the_evaluation_and_verifiers_count_by_worker(cases_t
     dept = {r.label: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="department")}
     assert dept["城管中队"].mean_satisfaction == 4.0
     grid = {r.label: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="grid")}
-    assert grid["T1-1"].mean_satisfaction == 4.0
+    assert grid["T1-1 网格1"].mean_satisfaction == 4.0
     workers = {r.key: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="worker")}
     verifier = workers[t.users["grid_worker"].pk]  # reported nothing (a hotline case), verified it
     assert verifier.reported == 0 and verifier.verified == 1
@@ -242,7 +244,7 @@ def test_a_public_report_goes_to_the_sub_district_of_its_link(cases_town, other_
     page = c.get(f"/report/?sd={other_town.sub.code}").content.decode()
     assert f'value="{theirs.pk}"' in page and f'value="{cases_town.category.pk}"' not in page
     started = signing.dumps({"t": time.time() - 10}, salt="cases.public-report")
-    body = {"description": "路灯不亮", "started": started, "category_id": theirs.pk}
+    body = {"description": "路灯不亮", "started": started, "category_id": theirs.pk, "address": "政立路100号"}
     assert c.post(f"/report/?sd={other_town.sub.code}", body).status_code == 302
     case = Case.objects.get(source="resident")
     assert case.subdistrict_id == other_town.sub.pk and case.category_id == theirs.pk

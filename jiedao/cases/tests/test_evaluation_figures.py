@@ -112,7 +112,7 @@ def _intake(t, rnd, kind: str, n: int, alarm_source) -> bool:
     now = timezone.now()
     if kind == "report":  # a grid worker in either grid, or with no location (no grid)
         where = rnd.choice([{"lat": 31.335, "lng": 121.505}, {"lat": 31.335, "lng": 121.515},
-                            {"lat": None, "lng": None}])
+                            {"lat": None, "lng": None, "address": "政立路100号"}])
         report(t, description=f"问题 {n}", **where)
     elif kind == "resident":
         report(t, user=None, source="resident", description=f"居民反映 {n}", lat=31.3352, lng=121.5052)
@@ -275,7 +275,7 @@ def test_narrow_scopes_get_the_live_figures_of_their_slice(cases_town, other_tow
     EvaluationFigure.objects.all().delete()
     assert evaluation(user=t.users["dispatcher"], month=month, by="grid") == []
     grid_worker_rows = evaluation(user=t.users["grid_worker"], month=month, by="grid")
-    assert [(r.label, r.reported) for r in grid_worker_rows] == [("T1-1", 1)]  # the worker's own grid only
+    assert [(r.label, r.reported) for r in grid_worker_rows] == [("T1-1 网格1", 1)]  # the worker's own grid only
     handler_rows = evaluation(user=t.users["department_handler"], month=month, by="department")
     assert [(r.label, r.dispatched) for r in handler_rows] == [("城管中队", 2)]
 
@@ -285,7 +285,7 @@ def test_rebuild_command_and_check(cases_town, capsys):
 
     t = cases_town
     drive_to(t, report(t), S.CLOSED)
-    report(t, lat=None, lng=None)
+    report(t, lat=None, lng=None, address="政立路100号")
     call_command("evaluation_rebuild", "--check")
     assert EvaluationFigure.objects.filter(dimension="worker", key=t.users["grid_worker"].pk).exists()
     assert EvaluationFigure.objects.filter(dimension="grid", key=NONE_KEY).exists()

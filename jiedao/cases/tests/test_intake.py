@@ -283,8 +283,10 @@ def test_categories_come_from_the_process_copy_until_one_changes(cases_town, oth
     assert get(foreign.pk) is None
     # The sub-district an intake looks in is the user's own (subdistrict_id_of): another's category is a 404.
     c = client_for(cases_town.users["grid_worker"])
-    assert c.post("/api/v1/cases", {"description": "井盖破损", "category_id": foreign.pk}).status_code == 404
-    assert c.post("/api/v1/cases", {"description": "井盖破损", "category_id": cases_town.category.pk}).status_code == 201
+    here = {"lat": "31.335", "lng": "121.505"}
+    assert c.post("/api/v1/cases", {"description": "井盖破损", "category_id": foreign.pk, **here}).status_code == 404
+    assert c.post("/api/v1/cases", {"description": "井盖破损", "category_id": cases_town.category.pk, **here}) \
+        .status_code == 201
 
 
 def test_the_database_numbers_a_case_in_the_insert_by_local_date_and_id(cases_town):
@@ -311,7 +313,7 @@ def test_the_stored_cell_is_the_one_python_computes(cases_town):
         case = report(cases_town, lat=lat, lng=lng)
         assert Case.objects.get(pk=case.pk).cell == cell_of(lat, lng)
         assert cell_of(lat, lng) in cells_in_box(lat - 1e-4, lat + 1e-4, lng - 1e-4, lng + 1e-4)
-    assert Case.objects.get(pk=report(cases_town, lat=None, lng=None).pk).cell is None
+    assert Case.objects.get(pk=report(cases_town, lat=None, lng=None, address="政立路100号").pk).cell is None
 
 
 def test_a_duplicate_across_a_cell_edge_is_found(cases_town):
@@ -599,3 +601,32 @@ def test_phone_and_id_numbers_in_reports_and_comments_are_kept_masked(cases_town
     assert event.comment == "已电话联系反映人 137****1234，系误报"
     audit = AuditRecord.objects.filter(action="case.reject", object_id=str(case.pk)).get()
     assert "13700001234" not in audit.reason and "137****1234" in audit.reason
+
+
+def test_a_report_needs_a_place_and_says_so_in_chinese(cases_town, client_for):
+    """A grid worker's or resident's case nobody can find was accepted (found in a UX review, 2026-11-27): the phone
+    page posts empty position fields, which were a validation error in English; now "not given", and a report
+    without position or address is refused with the reason."""
+    c = client_for(cases_town.users["grid_worker"])
+    body = {"description": "井盖破损", "category_id": cases_town.category.pk, "lat": "", "lng": ""}
+    r = c.post("/api/v1/cases", body)
+    assert r.status_code == 400 and r.json()["code"] == "location_required"
+    assert r.json()["message"] == "请定位、在地图上点选位置或填写地址。"
+    r = c.post("/api/v1/cases", {**body, "address": "政立路100号"})
+    assert r.status_code == 201 and r.json()["address"] == "政立路100号" and r.json()["grid_id"] is None
+
+
+def test_the_public_form_wants_a_place_and_a_phone_that_can_be_called(cases_town):
+    from django.core import signing
+    from django.test import Client
+
+    c = Client()
+    started = signing.dumps({"t": time.time() - 10}, salt="cases.public-report")
+    body = {"description": "路灯不亮", "started": started, "address": "政立路100号"}
+    bad = c.post(f"/report/?sd={cases_town.sub.code}", {**body, "reporter_phone": "1391234"})
+    assert bad.status_code == 400 and "请填写正确的手机号" in bad.content.decode()
+    nowhere = c.post(f"/report/?sd={cases_town.sub.code}", {**body, "address": ""})
+    assert nowhere.status_code == 400 and "请定位、在地图上点选位置或填写地址" in nowhere.content.decode()
+    ok = c.post(f"/report/?sd={cases_town.sub.code}", {**body, "reporter_phone": "+86 139-1234-5678"})
+    assert ok.status_code == 302
+    assert Case.objects.get(source="resident").reporter_phone == "13912345678"

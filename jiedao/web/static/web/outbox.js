@@ -3,7 +3,7 @@
 // inputs is kept in localStorage while the user fills the form (data-draft), and a GPS track is recorded into
 // an input.js-track while the page is open (one point at most every 10 s; kept with the draft).
 //
-// Fields that must be answered are marked on their container: data-required="<field name>" (with
+// Fields that must be answered are marked on their container: data-required="<field name>" or "<a>|<b>" (with
 // data-label="<what to say>", or data-missing="<the whole sentence>"); a file input may carry data-max-files.
 // The form is not queued until they are. The form is sent to data-outbox-url, else its action (a page that
 // answers JSON to Accept: application/json); data-done-text says what to show once accepted, {name} standing for
@@ -225,8 +225,8 @@
     boxes.forEach(function (box) { box.classList.remove("is-missing"); });
     for (var i = 0; i < boxes.length; i++) {
       var box = boxes[i], label = box.getAttribute("data-label") || "";
-      var name = box.getAttribute("data-required");
-      if (name && !answered(form, name)) { return { box: box, text: box.getAttribute("data-missing") || "请回答：" + label }; }
+      var name = box.getAttribute("data-required");  // "a|b": either will do
+      if (name && !name.split("|").some(function (n) { return answered(form, n); })) { return { box: box, text: box.getAttribute("data-missing") || "请回答：" + label }; }
       var tooMany = Array.prototype.filter.call(box.querySelectorAll("input[type=file][data-max-files]"), function (el) {
         return el.files && el.files.length > Number(el.getAttribute("data-max-files"));
       })[0];
