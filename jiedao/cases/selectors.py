@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from jiedao.kernel.exceptions import NotFound
 from jiedao.kernel.scoping import user_scope
 
 from .choices import OPEN_STATES, AssignmentState, CaseState
-from .models import Case, CaseCategory
+from .models import Case, CaseCategory, CasePhoto
 
 FILTERS = ("state", "category_id", "grid_id", "department_id", "source", "overdue", "q", "supervised")
 
@@ -61,7 +61,13 @@ def case_timeline(*, case: Case):
 def case_duplicates(*, user, case: Case):
     """Flagged candidates the user can see, for the side-by-side view."""
     ids = list(case.duplicate_candidates or [])
-    return Case.objects.visible_to(user).filter(pk__in=ids).select_related("category").order_by("reported_at")
+    return Case.objects.visible_to(user).filter(pk__in=ids).select_related("category").order_by("reported_at") \
+        .prefetch_related(Prefetch("photos", queryset=CasePhoto.objects.filter(stage="report"), to_attr="report_photos"))
+
+
+def case_merged_in(*, user, case: Case):
+    """The reports merged into this case (their reporters are followed up with its outcome)."""
+    return Case.objects.visible_to(user).filter(duplicate_of=case, state=CaseState.MERGED).order_by("reported_at")
 
 
 def department_inbox(*, user):

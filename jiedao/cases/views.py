@@ -122,6 +122,7 @@ def case_detail(request, case_id: int):
         "case": case, "events": selectors.case_timeline(case=case), "photos": case.photos.all(),
         "assignments": case.assignments.select_related("department"),
         "duplicates": selectors.case_duplicates(user=request.user, case=case),
+        "merged_in": selectors.case_merged_in(user=request.user, case=case),
         "actions": [(a, ACTION_LABELS[a]) for a in actions], "departments": _departments(request.user),
         "leaves": leaves, "photo_actions": PHOTO_ACTIONS, "now": timezone.now(), "open_states": OPEN_STATES,
         "next": request.GET.get("next", ""),
@@ -182,8 +183,9 @@ def field_home(request):
 
 
 def _leaves(user):
-    return CaseCategory.objects.visible_to(user).filter(is_leaf=True, active=True).select_related("parent") \
-        .order_by("kind", "code")
+    # Not the legacy-only leaves (code L…): they exist so that old 12345 codes find a category, not to be chosen.
+    return CaseCategory.objects.visible_to(user).filter(is_leaf=True, active=True).exclude(code__startswith="L") \
+        .select_related("parent").order_by("kind", "code")
 
 
 def field_report(request):
@@ -293,8 +295,8 @@ def public_report(request):
     if sub is None:  # several sub-districts and no ?sd=: the resident picks theirs (a GET link to the form)
         return render(request, "cases/public_choose.html", {"subdistricts": public_subdistricts()})
     form = PublicReportForm(request.POST or None)
-    leaves = CaseCategory.objects.filter(subdistrict=sub, is_leaf=True, active=True).select_related("parent") \
-        .order_by("kind", "code")
+    leaves = CaseCategory.objects.filter(subdistrict=sub, is_leaf=True, active=True).exclude(code__startswith="L") \
+        .select_related("parent").order_by("kind", "code")
     if request.method == "POST":
         if getattr(request, "limited", False):
             return render(request, "cases/public_report.html", {"form": form, "leaves": leaves, "started": _started(), "error": _("提交过于频繁，请稍后再试。")}, status=429)
@@ -331,7 +333,7 @@ def public_report(request):
 
 @ratelimit(key="ip", rate="30/h", method="POST", block=False)
 def public_status(request, token: str):
-    case = Case.objects.filter(public_token=token).select_related("category").first() if token else None
+    case = Case.objects.filter(public_token=token).select_related("category", "duplicate_of").first() if token else None
     if case is None:
         raise Http404
     error = ""
@@ -347,8 +349,14 @@ def public_status(request, token: str):
             else:
                 return redirect("public_report_status", token=token)
     photos = case.photos.filter(stage="report")
+    # A report merged into another case follows that case: its state, its deadline, its steps (GOV-2).
+    primary = case.duplicate_of if case.state == CaseState.MERGED else None
+    followed = primary or case
     return render(request, "cases/public_status.html", {"case": case, "photos": photos, "error": error,
-                                                        "events": case.events.exclude(action="report")
+                                                        "primary": primary, "followed": followed,
+                                                        "can_rate": followed.state == CaseState.CLOSED
+                                                        and not case.satisfaction,
+                                                        "events": followed.events.exclude(action="report")
                                                         .only("action", "created_at", "to_state")},
                   status=400 if error else 200)
 

@@ -58,7 +58,8 @@ TRANSITIONS: tuple[Rule, ...] = (
     Rule(frozenset({S.DISPATCHED, S.ACCEPTED}), Action.POSTPONE_APPROVE, None, "cases.approve_postpone"),
     Rule(frozenset({S.DISPATCHED, S.ACCEPTED}), Action.POSTPONE_REJECT, None, "cases.approve_postpone"),
     Rule(_OPEN, Action.SUPERVISE, None, "cases.supervise"),
-    Rule(frozenset({S.CLOSED}), Action.FOLLOW_UP, None, "cases.follow_up"),
+    # 回访 also of a report merged into another case, once that one is closed (the reporter's only outcome).
+    Rule(frozenset({S.CLOSED, S.MERGED}), Action.FOLLOW_UP, None, "cases.follow_up"),
 )
 
 _BY_ACTION: dict[Action, Rule] = {r.action: r for r in TRANSITIONS}

@@ -129,6 +129,12 @@ def test_grid_worker_reports_from_the_phone(cases_town, open_session, tmp_path):
     # (a report without a category once went out with the first one of the list).
     page.click("[data-testid=report-submit]")
     expect(page.locator("[data-testid=report-status]")).to_have_text("请选择问题类别。")
+    page.fill("[data-testid=category-search]", "没有这种问题")
+    expect(page.locator(".js-filter-empty")).to_contain_text("没有匹配“没有这种问题”的类别")
+    page.fill("[data-testid=category-search]", "")
+    expect(page.locator(".js-filter-empty")).to_be_hidden()
+    assert page.eval_on_selector("[data-testid=category-select]", "s => s.selectedIndex") == -1, \
+        "emptying the search picks no category by itself"
     _pick_category(page, "垃圾", "暴露垃圾")
     page.click("[data-testid=report-submit]")
     expect(page.locator("[data-testid=report-status]")).to_have_text("请描述问题。")

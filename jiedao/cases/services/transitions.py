@@ -228,6 +228,9 @@ def _supervise(actor, case, comment, data):
 
 
 def _follow_up(actor, case, comment, data):
+    if case.state == CaseState.MERGED and not (case.duplicate_of_id and Case.objects.filter(
+            pk=case.duplicate_of_id, state=CaseState.CLOSED).exists()):
+        raise ConflictError(CaseErrorCode.TRANSITION_NOT_ALLOWED, _("合并办理的案件尚未办结，办结后可以评价。"))
     try:
         satisfaction = int(data.get("satisfaction"))
     except (TypeError, ValueError):

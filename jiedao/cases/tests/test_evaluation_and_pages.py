@@ -1,6 +1,7 @@
 import datetime as dt
 import io
 
+import pytest
 from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
@@ -253,3 +254,46 @@ def test_a_public_report_goes_to_the_sub_district_of_its_link(cases_town, other_
     assert Case.objects.filter(source="resident").order_by("-pk").first().category_id is None
     assert c.get("/report/?sd=000000000").status_code == 404
     assert c.post("/report/?sd=000000000", body).status_code == 404
+
+
+def test_a_merged_report_follows_its_case_and_its_reporter_can_rate_it(cases_town, client_for):
+    """A resident's report merged into another case showed 已合并 and a deadline forever, and could never be rated
+    (found in a UX review, 2026-11-27): its page follows the case it was merged into, and once that one is closed
+    the resident rates; the dispatcher sees the merged reports on the case."""
+    from django.test import Client
+
+    from jiedao.cases.services.transitions import case_follow_up_public, case_transition
+    from jiedao.kernel.exceptions import ConflictError
+
+    t = cases_town
+    primary = report(t)
+    theirs = report(t, user=None, source="resident", reporter_name="张三丰", lat=31.33501, lng=121.50501)
+    case_transition(actor=t.users["dispatcher"], case=theirs, action="merge", expected_version=theirs.version,
+                    duplicate_of_id=primary.pk)
+    page = Client().get(f"/report/{theirs.public_token}/").content.decode()
+    assert f"编号 {primary.number} 的反映是同一问题" in page
+    assert "data-testid=\"rate-form\"" not in page
+    with pytest.raises(ConflictError):
+        case_follow_up_public(token=theirs.public_token, satisfaction=5)
+    drive_to(t, primary, "closed")
+    page = Client().get(f"/report/{theirs.public_token}/").content.decode()
+    assert "已结案" in page and 'data-testid="rate-form"' in page
+    r = Client().post(f"/report/{theirs.public_token}/", {"satisfaction": "4"})
+    assert r.status_code == 302 and Case.objects.get(pk=theirs.pk).satisfaction == 4
+    detail = client_for(t.users["dispatcher"]).get(f"/cases/{primary.pk}/").content.decode()
+    assert 'data-testid="merged-in"' in detail and theirs.number in detail and "张*丰" in detail
+    assert "张三丰" not in detail
+
+
+def test_report_pickers_leave_out_the_legacy_only_categories(cases_town, client_for):
+    """The 21 leaves kept only so that old 12345 codes find a category are not offered to reporters; the kind
+    tells 部件 and 事件 of the same code apart."""
+    from django.test import Client
+
+    legacy = CaseCategory.objects.filter(subdistrict=cases_town.sub, code__startswith="L", is_leaf=True).first()
+    assert legacy is not None
+    for page in (client_for(cases_town.users["grid_worker"]).get("/cases/field/report/"),
+                 Client().get(f"/report/?sd={cases_town.sub.code}")):
+        html = page.content.decode()
+        assert f'value="{legacy.pk}"' not in html and f'value="{cases_town.category.pk}"' in html
+        assert "（事件 06010）" in html

@@ -39,12 +39,25 @@ document.addEventListener("input", function (event) {
   if (!select) { return; }
   var words = box.value.trim().toLowerCase();
   var first = null;
+  var shown = 0;
   Array.prototype.forEach.call(select.options, function (opt) {
     var show = !words || opt.text.toLowerCase().indexOf(words) !== -1;
     opt.hidden = !show;
-    if (show && !first) { first = opt; }
+    if (show) { shown++; }
+    if (show && !first && opt.value) { first = opt; }
   });
-  if (first && (select.selectedIndex < 0 || select.options[select.selectedIndex].hidden)) { first.selected = true; }
+  // Only a search picks its first match; an emptied box (or a restored form) never picks one by itself: a report
+  // once went out with the first category of the list, which nobody had chosen.
+  if (words && first && (select.selectedIndex < 0 || select.options[select.selectedIndex].hidden)) { first.selected = true; }
+  var note = box.parentNode.querySelector(".js-filter-empty");
+  if (!note) {
+    note = document.createElement("div");
+    note.className = "js-filter-empty small text-danger d-none";
+    note.setAttribute("role", "status");
+    box.insertAdjacentElement("afterend", note);
+  }
+  note.textContent = "没有匹配“" + box.value.trim() + "”的类别，请换个词，例如 垃圾、井盖、路灯。";
+  note.classList.toggle("d-none", !(words && shown === 0));
 });
 
 // Check-all boxes of a table.
