@@ -9,7 +9,7 @@ from jiedao.kernel.scoping import user_scope
 
 from . import selectors
 from .coords import to_wgs84
-from .geo import grid_for_point
+from .geo import grid_for_point, nearest_place_label
 from .models import Grid
 from .schemas import LocateOut, PlaceOut
 
@@ -30,14 +30,15 @@ def locate(request, lat: float, lng: float, coord_system: Literal["wgs84", "gcj0
         raise DomainError("invalid_coordinates", _("坐标超出范围。"))
     wlat, wlng = to_wgs84(lat, lng, coord_system)
     scope = user_scope(request.user)
-    grid = None
+    grid, address = None, ""
     for sub_id in sorted(scope.subdistrict_ids):
         gid = grid_for_point(subdistrict_id=sub_id, lat=wlat, lng=wlng)
         if gid:
             grid = Grid.objects.visible_to(request.user).filter(pk=gid).first()
+            address = nearest_place_label(subdistrict_id=sub_id, lat=wlat, lng=wlng)
             break
     return {"lat": wlat, "lng": wlng, "grid_id": grid.pk if grid else None, "grid_code": grid.code if grid else None,
-            "grid_name": grid.name if grid else None}
+            "grid_name": grid.name if grid else None, "address": address}
 
 
 @router.get("/{kind}", response=list[PlaceOut])

@@ -22,3 +22,4 @@ class LocateOut(Schema):
     grid_id: int | None
     grid_code: str | None
     grid_name: str | None
+    address: str  # the nearest building's or shop's address within 150 m, or "" (what an intake would fill in)

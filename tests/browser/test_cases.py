@@ -149,6 +149,7 @@ def test_grid_worker_reports_from_the_phone(cases_town, open_session, tmp_path):
     assert _outbox(page) == 0 and not Case.objects.exists()
     page.click("[data-testid=locate]")
     expect(page.locator("[data-testid=locate-status]")).to_contain_text("当前位置")
+    expect(page.locator("[data-testid=locate-status]")).to_contain_text(town.grids[0].name)  # in words, not numbers
     assert (page.input_value("#f-lat"), page.input_value("#f-lng")) == ("31.335000", "121.505000")
     _wait_for_map_to_settle(page, "#pick-map")
     s.assert_no_horizontal_overflow()

@@ -97,3 +97,15 @@ def test_nearest_place_follows_place_writes(town):
     assert label(31.3401, 121.5051) == "测试路3号（3号楼附近）"
     building.delete()
     assert label(31.3401, 121.5051) == ""
+
+
+def test_locate_api_says_where_a_point_is_in_words(town, client_for):
+    """The phone report shows the grid and the nearest address for a GPS fix or a tap (cases/pickmap.js)."""
+    from jiedao.places.services import place_create
+
+    place_create(actor=None, kind="building", subdistrict=town.sub, name="3号楼", lat=31.3351, lng=121.5051,
+                 address="测试路3号")
+    r = client_for(town.users["grid_worker"]).get("/api/v1/places/locate?lat=31.335&lng=121.505").json()
+    assert r["grid_name"] == town.grids[0].name and r["address"] == "测试路3号（3号楼附近）"
+    far = client_for(town.users["grid_worker"]).get("/api/v1/places/locate?lat=1&lng=1").json()
+    assert far["grid_id"] is None and far["address"] == ""

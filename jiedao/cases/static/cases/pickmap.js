@@ -14,6 +14,20 @@
       if (marker) { marker.setLatLng([la, ln]); } else { marker = L.circleMarker([la, ln], { radius: 8, color: "#d63939" }).addTo(map); }
     }
     say(text + "：" + la.toFixed(5) + ", " + ln.toFixed(5));
+    if (map) { describe(la, ln, text); }
+  }
+  // Signed-in staff: say where that is in words (grid and nearest address) once the server answers; offline the
+  // coordinates stay, and the report still goes.
+  var asked = 0;
+  function describe(la, ln, text) {
+    var mine = ++asked;
+    fetch("/api/v1/places/locate?lat=" + la + "&lng=" + ln, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (d) {
+      if (!d || mine !== asked) { return; }
+      var words = [d.grid_name, d.address].filter(function (x) { return x; }).join(" · ");
+      if (words) { say(text + "：" + words); } else if (!d.grid_id) { say(text + "：不在本街道的网格内，请确认位置"); }
+    }).catch(function () { /* offline */ });
   }
   if (el && window.L) {
     map = L.map(el, { zoomControl: true, maxZoom: 19 }).setView([31.332, 121.507], 14);
