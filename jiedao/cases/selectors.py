@@ -130,3 +130,13 @@ def _categories(subdistrict_id: int, token: str) -> dict[int, CaseCategory]:
         held = (token, {c.pk: c for c in CaseCategory.objects.filter(subdistrict_id=subdistrict_id)})
         _category_cache[subdistrict_id] = held
     return held[1]
+
+
+def case_merged_into(case: Case) -> Case | None:
+    """The case a merged report is handled as: the end of its chain of merges (a report merged into one that was
+    merged in turn follows the last), or None for a case that is not merged."""
+    seen, current = set(), case
+    while current.state == CaseState.MERGED and current.duplicate_of_id and current.pk not in seen:
+        seen.add(current.pk)
+        current = Case.objects.filter(pk=current.duplicate_of_id).first() or current
+    return current if current.pk != case.pk else None

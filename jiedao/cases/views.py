@@ -350,7 +350,7 @@ def public_status(request, token: str):
                 return redirect("public_report_status", token=token)
     photos = case.photos.filter(stage="report")
     # A report merged into another case follows that case: its state, its deadline, its steps (GOV-2).
-    primary = case.duplicate_of if case.state == CaseState.MERGED else None
+    primary = selectors.case_merged_into(case)
     followed = primary or case
     return render(request, "cases/public_status.html", {"case": case, "photos": photos, "error": error,
                                                         "primary": primary, "followed": followed,

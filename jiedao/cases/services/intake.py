@@ -125,8 +125,9 @@ def reporter_label(source: str, reporter_name: str) -> str:
     """Who reported, as the timeline shows it to every reader of the case: the channel and the masked name (a
     caller's or resident's full name is personal information, shown only as ``reporter_name_masked``)."""
     label = str(CaseSource(source).label)
-    masked = mask_name((reporter_name or "").strip())
-    return f"{label}（{masked}）" if masked else label
+    name = (reporter_name or "").strip()
+    shown = name if source == CaseSource.SENSOR else mask_name(name)  # a device's name is no person's
+    return f"{label}（{shown}）" if shown else label
 
 
 def _category_not_found() -> DomainError:
@@ -190,7 +191,7 @@ def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
     def new_case() -> Case:
         return Case(
             subdistrict_id=subdistrict_id, source=intake.source, external_id=(intake.external_id or "")[:64],
-            title=(intake.title or description[:40])[:120], description=description, lat=lat, lng=lng,
+            title=(redact(intake.title or "") or description[:40])[:120], description=description, lat=lat, lng=lng,
             urgency=intake.urgency or Urgency.NORMAL, reporter=actor, reporter_name=(intake.reporter_name or "")[:64],
             reporter_phone=intake.reporter_phone or "", public_token=secrets.token_urlsafe(12),
             reported_at=reported_at, duplicate_candidates=[])

@@ -22,6 +22,7 @@ from ..choices import AssignmentRole, AssignmentState, CaseState, PhotoStage, Ur
 from ..error_codes import CaseErrorCode
 from ..evaluation.figures import figures_track
 from ..models import Case, CaseAssignment, CaseCategory, CaseEvent
+from ..selectors import case_merged_into
 from ..workflow import Action
 from .intake import compute_deadline
 from .photos import check_photos, photos_store
@@ -228,8 +229,7 @@ def _supervise(actor, case, comment, data):
 
 
 def _follow_up(actor, case, comment, data):
-    if case.state == CaseState.MERGED and not (case.duplicate_of_id and Case.objects.filter(
-            pk=case.duplicate_of_id, state=CaseState.CLOSED).exists()):
+    if case.state == CaseState.MERGED and getattr(case_merged_into(case), "state", None) != CaseState.CLOSED:
         raise ConflictError(CaseErrorCode.TRANSITION_NOT_ALLOWED, _("合并办理的案件尚未办结，办结后可以评价。"))
     try:
         satisfaction = int(data.get("satisfaction"))

@@ -297,3 +297,21 @@ def test_report_pickers_leave_out_the_legacy_only_categories(cases_town, client_
         html = page.content.decode()
         assert f'value="{legacy.pk}"' not in html and f'value="{cases_town.category.pk}"' in html
         assert "（事件 06010）" in html
+
+
+def test_a_report_in_a_chain_of_merges_follows_the_last_case(cases_town):
+    """A merged into B, B merged into C in turn: A's reporter follows C and rates once C is closed."""
+    from django.test import Client
+
+    from jiedao.cases.services.transitions import case_follow_up_public, case_transition
+
+    t = cases_town
+    c = report(t)
+    b = report(t, lat=31.33501, lng=121.50501)
+    a = report(t, user=None, source="resident", lat=31.33502, lng=121.50502)
+    d = t.users["dispatcher"]
+    case_transition(actor=d, case=a, action="merge", expected_version=a.version, duplicate_of_id=b.pk)
+    case_transition(actor=d, case=b, action="merge", expected_version=b.version, duplicate_of_id=c.pk)
+    assert f"编号 {c.number} 的反映是同一问题" in Client().get(f"/report/{a.public_token}/").content.decode()
+    drive_to(t, c, "closed")
+    assert case_follow_up_public(token=a.public_token, satisfaction=5).satisfaction == 5

@@ -633,3 +633,17 @@ def test_the_public_form_wants_a_place_and_a_phone_that_can_be_called(cases_town
     ok = c.post(f"/report/?sd={cases_town.sub.code}", {**body, "reporter_phone": "+86 139-1234-5678"})
     assert ok.status_code == 302
     assert Case.objects.get(source="resident").reporter_phone == "13912345678"
+
+
+def test_the_masking_migration_writes_what_the_intake_writes():
+    """cases/0010 carries its own copy of the labels and the mask: it must give what reporter_label gives today."""
+    import importlib
+
+    from jiedao.cases.choices import CaseSource
+    from jiedao.cases.services.intake import reporter_label
+
+    migration = importlib.import_module("jiedao.cases.migrations.0010_mask_reporter_in_events")
+    for source in CaseSource.values:
+        for name in ("", "张", "张三", "张三丰", "欧阳 修", " 李四光 ", "雪亮工程东门摄像头"):
+            assert migration._label(source, name) == reporter_label(source, name), (source, name)
+    assert reporter_label("sensor", "雪亮工程东门摄像头") == "感知设备（雪亮工程东门摄像头）"
