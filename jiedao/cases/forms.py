@@ -1,7 +1,7 @@
-import re
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from jiedao.kernel.pii import phone
 
 from .choices import CaseSource, CaseState, Urgency
 
@@ -46,12 +46,12 @@ class PublicReportForm(ReportForm):
     website = forms.CharField(required=False)  # honeypot: people leave it empty, form-filling bots don't
     started = forms.CharField()  # signed time the form was shown: bots submit within a second
 
-
     def clean_reporter_phone(self):
-        """A number we can call back: a mobile (with or without +86) or a fixed line with its area code."""
+        """A number we can call back, as the people register reads one (kernel.pii.phone)."""
         raw = self.cleaned_data.get("reporter_phone", "").strip()
-        digits = re.sub(r"[\s-]", "", raw)
-        digits = re.sub(r"^(\+|00)?86(?=1\d{10}$)", "", digits)
-        if raw and not re.fullmatch(r"1[3-9]\d{9}|0\d{9,11}", digits):
-            raise forms.ValidationError(_("请填写正确的手机号或带区号的固定电话（选填）。"))
-        return digits
+        if not raw:
+            return ""
+        try:
+            return phone.parse(raw)
+        except phone.InvalidPhone:
+            raise forms.ValidationError(_("请填写正确的手机号或带区号的固定电话（选填）。")) from None
