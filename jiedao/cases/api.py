@@ -83,16 +83,16 @@ class CaseIn(Schema):
     category_id: int | None = None
     lat: float | None = None
     lng: float | None = None
+    coord_system: str = "wgs84"
+    address: str = ""
+    urgency: str = Urgency.NORMAL
+    title: str = ""
 
     @field_validator("category_id", "lat", "lng", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
         # A form posts an empty hidden field when no position was taken: "not given", not "not a number".
         return None if isinstance(value, str) and not value.strip() else value
-    coord_system: str = "wgs84"
-    address: str = ""
-    urgency: str = Urgency.NORMAL
-    title: str = ""
 
 
 @router.post("", response={201: CaseOut})

@@ -135,6 +135,8 @@ def _categories(subdistrict_id: int, token: str) -> dict[int, CaseCategory]:
 def case_merged_into(case: Case) -> Case | None:
     """The case a merged report is handled as: the end of its chain of merges (a report merged into one that was
     merged in turn follows the last), or None for a case that is not merged."""
+    # Not through visible_to: the chain is part of the report itself, read for its reporter (who holds the report's
+    # own token) and for its follow-up; the public page shows of the last case only its number, state and steps.
     seen, current = set(), case
     while current.state == CaseState.MERGED and current.duplicate_of_id and current.pk not in seen:
         seen.add(current.pk)

@@ -24,7 +24,7 @@ from jiedao.kernel.selectors import public_subdistrict, public_subdistricts, sub
 from jiedao.places.models import Grid
 
 from . import selectors
-from .choices import OPEN_STATES, CaseSource, CaseState
+from .choices import OPEN_STATES, CaseSource, CaseState, PhotoStage
 from .evaluation import DIMENSIONS, evaluation
 from .forms import FilterForm, PublicReportForm, ReportForm
 from .models import Case, CaseCategory, CasePhoto
@@ -115,11 +115,13 @@ def bulk_dispatch(request):
 
 def case_detail(request, case_id: int):
     case = selectors.case_get_visible(user=request.user, case_id=case_id)
+    photos = list(case.photos.all())
     actions = allowed_actions(request.user, case)
     leaves = CaseCategory.objects.visible_to(request.user).filter(is_leaf=True, active=True) \
         .select_related("parent").order_by("kind", "code") if "register" in actions else []
     return render(request, "cases/detail.html", {
-        "case": case, "events": selectors.case_timeline(case=case), "photos": case.photos.all(),
+        "case": case, "events": selectors.case_timeline(case=case), "photos": photos,
+        "report_photo": next((p for p in photos if p.stage == PhotoStage.REPORT), None),
         "assignments": case.assignments.select_related("department"),
         "duplicates": selectors.case_duplicates(user=request.user, case=case),
         "merged_in": selectors.case_merged_in(user=request.user, case=case),
