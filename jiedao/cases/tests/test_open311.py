@@ -250,3 +250,19 @@ def test_several_status_parameters_mean_either(o311):
     ids = {r["service_request_id"] for r in js(Client().get("/open311/v2/requests.json",
                                                              {"status": ["open", "closed"], **sd}))}
     assert {str(open_one.pk), str(closed_one.pk)} <= ids
+
+
+def test_the_request_list_costs_the_same_queries_for_one_case_or_many(o311):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert js(get("requests.json", jurisdiction_id=o311.sub.code))
+        return len(ctx.captured_queries)
+
+    report(o311, source="open311", user=None)
+    one = count()
+    for i in range(5):
+        report(o311, source="open311", user=None, lat=31.335 + i * 0.001)
+    assert count() == one
