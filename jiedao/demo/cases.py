@@ -13,7 +13,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from jiedao.cases.categories import categories_load
-from jiedao.cases.models import AlarmSource, CaseCategory, Open311Key
+from jiedao.cases.models import AlarmSource, Case, CaseCategory, Open311Key
 from jiedao.cases.services import case_transition
 from jiedao.cases.services.intake import Intake, case_report
 from jiedao.cases.signals import categories_changed
@@ -123,4 +123,25 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
             if case.state in ("accepted", "dispatched") and rnd.random() < 0.15:
                 case_transition(actor=users["demo-leader"], case=case, action="supervise", expected_version=case.version,
                                 comment="请加快处置进度")
+    made += _merged_reports(sub, disp)
+    return made
+
+
+def _merged_reports(sub, disp) -> int:
+    """Residents who reported a problem already in hand: each report merged into the case it repeats (GOV-2), its
+    page following that case; one resident has rated the closed one."""
+    from jiedao.cases.services.transitions import case_follow_up_public
+
+    closed = Case.objects.filter(subdistrict=sub, state="closed").exclude(lat=None).order_by("-closed_at")[:2]
+    in_hand = Case.objects.filter(subdistrict=sub, state="accepted").exclude(lat=None).order_by("-reported_at")[:1]
+    made = 0
+    for into in [*closed, *in_hand]:
+        again = case_report(actor=None, subdistrict_id=sub.pk, intake=Intake(
+            source="resident", description=f"{into.title}（居民再次反映）", category=into.category,
+            lat=into.lat + 0.00002, lng=into.lng + 0.00002, reporter_name="市民"))
+        case_transition(actor=disp, case=again, action="merge", expected_version=again.version,
+                        duplicate_of_id=into.pk, comment="同一问题，合并办理")
+        if made == 0:
+            case_follow_up_public(token=again.public_token, satisfaction=5, comment="处理及时")
+        made += 1
     return made
