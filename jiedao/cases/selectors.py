@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from jiedao.kernel.exceptions import NotFound
 from jiedao.kernel.scoping import user_scope
 
 from .choices import OPEN_STATES, AssignmentState, CaseState
-from .models import Case, CaseCategory, CasePhoto
+from .models import Case, CaseAssignment, CaseCategory, CasePhoto
 
 FILTERS = ("state", "category_id", "grid_id", "department_id", "source", "overdue", "q", "supervised")
 
@@ -71,20 +71,26 @@ def case_merged_in(*, user, case: Case):
 
 
 def department_inbox(*, user):
-    """For a department's handlers: what to accept, what is in hand, what is overdue."""
+    """For a department's handlers: what to accept, what is in hand, what is overdue — by the department's *own*
+    assignment of each case. (Chained filters on ``assignments__…`` would match any assignment of the case: a
+    department that returned a case would still see it after it went to another, and a co-handler whose lead
+    accepted first would find it under 处置中 before accepting.)"""
     units = user_scope(user).org_unit_ids
-    base = Case.objects.visible_to(user).select_related("category", "grid").distinct()
-    mine = base.filter(assignments__department_id__in=units)
+    base = Case.objects.visible_to(user).select_related("category", "grid")
     now = timezone.now()
+
+    def own(*states):
+        return Exists(CaseAssignment.objects.filter(case_id=OuterRef("pk"), department_id__in=units,
+                                                    state__in=states))
+
     return {
-        "to_accept": mine.filter(assignments__state=AssignmentState.DISPATCHED, state=CaseState.DISPATCHED)
+        "to_accept": base.filter(own(AssignmentState.DISPATCHED), state__in=[CaseState.DISPATCHED, CaseState.ACCEPTED])
         .order_by("deadline_at"),
-        "in_hand": mine.filter(assignments__state=AssignmentState.ACCEPTED,
-                               state__in=[CaseState.ACCEPTED, CaseState.DISPATCHED]).order_by("deadline_at"),
-        "overdue": mine.filter(state__in=OPEN_STATES, deadline_at__lt=now,
-                               assignments__state__in=[AssignmentState.DISPATCHED, AssignmentState.ACCEPTED])
+        "in_hand": base.filter(own(AssignmentState.ACCEPTED), state__in=[CaseState.ACCEPTED, CaseState.DISPATCHED])
         .order_by("deadline_at"),
-        "waiting": mine.filter(assignments__state=AssignmentState.FEEDBACK, state=CaseState.HANDLED)
+        "overdue": base.filter(own(AssignmentState.DISPATCHED, AssignmentState.ACCEPTED), state__in=OPEN_STATES,
+                               deadline_at__lt=now).order_by("deadline_at"),
+        "waiting": base.filter(own(AssignmentState.FEEDBACK), state__in=[CaseState.HANDLED, CaseState.ACCEPTED])
         .order_by("-handled_at"),
     }
 

@@ -11,7 +11,7 @@ from jiedao.cases.models import Case, CaseCategory, CasePhoto
 
 from .conftest import report
 from .test_intake import jpeg
-from .test_workflow import drive_to, step
+from .test_workflow import S, drive_to, step
 
 
 def _month():
@@ -117,6 +117,42 @@ def test_inbox_and_field_pages(cases_town, client_for):
     field = client_for(t.users["grid_worker"]).get("/cases/field/").content.decode()
     assert handled.number in field
     assert client_for(t.users["dept2_handler"]).get("/cases/inbox/").content.decode().count(dispatched.number) == 0
+
+
+def test_the_inbox_follows_the_departments_own_assignment(cases_town):
+    """Each tab by the department's own assignment, not any assignment of the case."""
+    from jiedao.cases.selectors import department_inbox
+
+    t = cases_town
+    dept, dept2 = t.units["dept"], t.units["dept2"]
+
+    def tabs(user):
+        return {tab: [c.pk for c in qs] for tab, qs in department_inbox(user=t.users[user]).items()}
+
+    # Returned by one department, dispatched to another: gone from the first one's inbox.
+    returned = drive_to(t, report(t), S.REGISTERED)
+    step(t, returned, "dispatch", "dispatcher", lead_department_id=dept.pk)
+    step(t, returned, "return", "department_handler", comment="不属于本部门职责")
+    step(t, returned, "dispatch", "dispatcher", lead_department_id=dept2.pk)
+    mine, theirs = tabs("department_handler"), tabs("dept2_handler")
+    assert all(returned.pk not in ids for ids in mine.values())
+    assert theirs["to_accept"] == [returned.pk]
+    # Joint handling, the lead accepts first: the co-handler still has it to accept, not in hand.
+    joint = drive_to(t, report(t, lat=31.3352, lng=121.5052, description="井盖缺失"), S.REGISTERED)
+    step(t, joint, "dispatch", "dispatcher", lead_department_id=dept.pk, co_department_ids=[dept2.pk])
+    step(t, joint, "accept", "department_handler")
+    mine, theirs = tabs("department_handler"), tabs("dept2_handler")
+    assert joint.pk in mine["in_hand"] and joint.pk not in mine["to_accept"]
+    assert joint.pk in theirs["to_accept"] and joint.pk not in theirs["in_hand"]
+    # The lead's feedback given, the co-handler's owed: waiting for the lead, in hand for the co-handler.
+    step(t, joint, "accept", "dept2_handler")
+    step(t, joint, "feedback", "department_handler", comment="主办部门已处置")
+    mine, theirs = tabs("department_handler"), tabs("dept2_handler")
+    assert joint.pk in mine["waiting"] and joint.pk not in mine["in_hand"]
+    assert joint.pk in theirs["in_hand"] and joint.pk not in theirs["waiting"]
+    # Overdue: only the department that still owes the work.
+    Case.objects.filter(pk=joint.pk).update(deadline_at=timezone.now() - dt.timedelta(hours=1))
+    assert joint.pk in tabs("dept2_handler")["overdue"] and joint.pk not in tabs("department_handler")["overdue"]
 
 
 def test_the_phone_report_form_works_without_script(cases_town, other_town, client_for):
