@@ -18,7 +18,7 @@ from jiedao.kernel.pii.logging import redact
 from jiedao.kernel.scoping import user_scope
 
 from .. import workflow
-from ..choices import AssignmentRole, AssignmentState, CaseState, PhotoStage, Urgency
+from ..choices import OPEN_STATES, AssignmentRole, AssignmentState, CaseState, PhotoStage, Urgency
 from ..error_codes import CaseErrorCode
 from ..evaluation.figures import figures_track
 from ..models import Case, CaseAssignment, CaseCategory, CaseEvent
@@ -180,7 +180,6 @@ def _rework(actor, case, comment, data):
 
 
 def _close(actor, case, comment, data):
-    alerts_resolve_for_subject(subject_type="cases.case", subject_id=str(case.pk))
     return Outcome(fields={"closed_at": timezone.now()})
 
 
@@ -228,6 +227,15 @@ def _supervise(actor, case, comment, data):
                    notify=(_department_users(depts), _("案件 %s 被督办（%d级）") % (case.number, level)))
 
 
+def case_escalate_overdue(*, case: Case, level: int, working_days_overdue: int) -> Case:
+    """超期自动督办 (GOV-3): the deadline check raises an overdue case's supervision level, as a supervise
+    transition of the system (event, audit record, the departments notified)."""
+    return case_transition(actor=None, case=case, action=A.SUPERVISE, expected_version=case.version, system=True,
+                           actor_label=_("系统（超期自动督办）"), level=level,
+                           comment=_("超过处置时限 %d 个工作日，自动升级为%d级督办。") % (working_days_overdue, level)
+                           if working_days_overdue else _("超过处置时限，自动%d级督办。") % level)
+
+
 def _follow_up(actor, case, comment, data):
     if case.state == CaseState.MERGED and getattr(case_merged_into(case), "state", None) != CaseState.CLOSED:
         raise ConflictError(CaseErrorCode.TRANSITION_NOT_ALLOWED, _("合并办理的案件尚未办结，办结后可以评价。"))
@@ -252,11 +260,12 @@ assert set(HANDLERS) == {r.action for r in workflow.TRANSITIONS}
 
 @transaction.atomic
 def case_transition(*, actor, case: Case, action: str, expected_version: int, comment: str = "", photos=(),
-                    system: bool = False, **data) -> Case:
+                    system: bool = False, actor_label: str = "", **data) -> Case:
     """Apply one workflow action; the only writer of Case.state.
 
     ``expected_version`` is the version the caller saw: if the case changed since, nothing is written (409).
-    ``system=True`` is for the engine's own callers (the public follow-up page); it skips the capability check.
+    ``system=True`` is for the engine's own callers (the public follow-up page, the deadline check); it skips the
+    capability check. ``actor_label``: who the timeline shows when there is no user.
     """
     locked = Case.objects.select_for_update().filter(pk=case.pk).first()
     if locked is None:
@@ -287,7 +296,8 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
     now = timezone.now()
     event = CaseEvent.objects.create(
         subdistrict_id=locked.subdistrict_id, case=locked, action=rule.action, from_state=from_state,
-        to_state=locked.state, actor=actor, actor_name=str(actor) if actor else "", department=outcome.department,
+        to_state=locked.state, actor=actor, actor_name=str(actor) if actor else actor_label[:64],
+        department=outcome.department,
         comment=(comment or "")[:2000], data=outcome.data, created_at=now,
     )
     if checked:
@@ -299,6 +309,9 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
                         str(after) if after is not None else None]
     audit_record(actor=actor, action=f"case.{rule.action}", obj=locked, reason=(comment or "")[:500], changes=changes)
     tracked.apply(locked)
+    if from_state in OPEN_STATES and locked.state not in OPEN_STATES:
+        # Closed, rejected or merged: its deadline alerts need nobody's attention any more.
+        alerts_resolve_for_subject(subject_type="cases.case", subject_id=str(locked.pk))
     if outcome.notify:
         users, title = outcome.notify
         notify(users=users, title=title, body=(comment or "")[:200], url=f"/cases/{locked.pk}/")
