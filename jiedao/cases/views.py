@@ -10,7 +10,7 @@ import time
 from django.contrib import messages
 from django.core import signing
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -257,7 +257,10 @@ def evaluation_export(request):
     _require(request, "cases.evaluate")
     month = request.GET.get("month") or timezone.localtime().strftime("%Y-%m")
     by = request.GET.get("by", "department") if request.GET.get("by") in DIMENSIONS else "department"
-    rows = [r.as_dict() for r in evaluation(user=request.user, month=month, by=by)]
+    try:
+        rows = [r.as_dict() for r in evaluation(user=request.user, month=month, by=by)]
+    except ValueError:  # not a month: nothing to export (the month also names the sheet and the file)
+        return HttpResponseBadRequest(_("月份格式应为 YYYY-MM。"), content_type="text/plain; charset=utf-8")
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     ws = wb.add_worksheet(f"{month} 绩效考评")

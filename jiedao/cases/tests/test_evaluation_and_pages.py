@@ -59,6 +59,10 @@ def test_evaluation_page_api_and_export(cases_town, client_for):
     x = c.get(f"/cases/evaluation/export.xlsx?month={_month()}")
     rows = CalamineWorkbook.from_filelike(io.BytesIO(x.content)).get_sheet_by_index(0).to_python()
     assert rows[0][0] == "对象" and rows[1][0] == "城管中队"
+    for bad in ("2020-13", "x", '2026-01"\r\nX-Injected: 1'):
+        r = c.get("/cases/evaluation/export.xlsx", {"month": bad})
+        assert r.status_code == 400 and "X-Injected" not in r and "Content-Disposition" not in r
+    assert c.get("/cases/evaluation/", {"month": "2020-13"}).status_code == 200  # the page falls back to this month
     for role in ("department_handler", "grid_worker", "rc_staff"):
         assert client_for(t.users[role]).get("/cases/evaluation/").status_code == 403
         assert client_for(t.users[role]).get(f"/api/v1/cases/evaluation?month={_month()}").status_code == 403
