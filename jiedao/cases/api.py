@@ -20,7 +20,7 @@ from .evaluation import DIMENSIONS, evaluation
 from .schemas import AlarmOut, CaseDetailOut, CaseOut, CategoryOut, HotlineBatchIn, HotlineResultOut, TransitionIn
 from .services import case_transition
 from .services.alarms import alarm_receive
-from .services.hotline import hotline_import, hotline_orders_from_xlsx
+from .services.hotline import hotline_import, hotline_orders_from_upload
 from .services.intake import Intake, case_report
 from .workflow import Action
 
@@ -116,18 +116,25 @@ def case_create(request, payload: Form[CaseIn], photos: File[list[UploadedFile]]
     return Status(status, CaseOut.from_orm(body))
 
 
-@router.post("/import/hotline", response=HotlineResultOut)
-def import_hotline(request, payload: HotlineBatchIn):
-    """A batch of 12345 work orders (JSON). A re-sent order number makes no second case."""
+@router.post("/import/hotline", response={200: HotlineResultOut, 422: HotlineResultOut})
+def import_hotline(request, payload: HotlineBatchIn, commit_valid_rows: bool = False):
+    """A batch of 12345 work orders (JSON). A re-sent order number makes no second case. With an error in any
+    order nothing is imported (422, the errors per order) unless ``commit_valid_rows=true``."""
     orders = [o.dict() for o in payload.orders]
-    return hotline_import(actor=request.user, subdistrict=subdistrict_of(request.user), orders=orders)
+    return _hotline_answer(hotline_import(actor=request.user, subdistrict=subdistrict_of(request.user), orders=orders,
+                                          commit_valid_rows=commit_valid_rows))
 
 
-@router.post("/import/hotline.xlsx", response=HotlineResultOut)
-def import_hotline_xlsx(request, file: File[UploadedFile]):
-    """The same as an .xlsx export of the city platform (columns 工单编号, 受理时间, 来电人, …)."""
-    orders = hotline_orders_from_xlsx(file.read())
-    return hotline_import(actor=request.user, subdistrict=subdistrict_of(request.user), orders=orders)
+@router.post("/import/hotline.xlsx", response={200: HotlineResultOut, 422: HotlineResultOut})
+def import_hotline_xlsx(request, file: File[UploadedFile], commit_valid_rows: bool = False):
+    """The same as an .xlsx export of the city platform (columns 工单编号, 受理时间, 来电人, …); errors name the row."""
+    orders = hotline_orders_from_upload(file)
+    return _hotline_answer(hotline_import(actor=request.user, subdistrict=subdistrict_of(request.user), orders=orders,
+                                          commit_valid_rows=commit_valid_rows))
+
+
+def _hotline_answer(result):
+    return Status(200 if result.committed else 422, result)
 
 
 @router.get("/{case_id}", response=CaseDetailOut)

@@ -165,6 +165,8 @@ class HotlineResultOut(Schema):
     created: list[str]
     duplicates: list[str]
     errors: list[dict]
+    committed: bool
+    valid: int
 
 
 class AlarmOut(Schema):

@@ -20,7 +20,7 @@ from django_ratelimit.decorators import ratelimit
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.models import OrgUnit
 from jiedao.kernel.scoping import user_scope
-from jiedao.kernel.selectors import public_subdistrict, public_subdistricts, subdistrict_id_of
+from jiedao.kernel.selectors import public_subdistrict, public_subdistricts, subdistrict_id_of, subdistrict_of
 from jiedao.places.models import Grid
 
 from . import selectors
@@ -67,7 +67,7 @@ def console(request):
     return render(request, "cases/console.html", {
         "form": form, "page": page, "majors": majors, "departments": _departments(request.user),
         "can_dispatch": scope.has("cases.dispatch"), "now": timezone.now(), "open_states": OPEN_STATES,
-        "map_query": request.GET.urlencode(),
+        "map_query": request.GET.urlencode(), "can_import": scope.has("cases.import"),
     })
 
 
@@ -271,6 +271,51 @@ def evaluation_export(request):
     response = HttpResponse(buf.getvalue(),
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="evaluation-{month}-{by}.xlsx"'
+    return response
+
+
+def hotline_import_view(request):
+    """12345 work orders from the city platform's .xlsx export (the JSON batch is the API's)."""
+    from .services.hotline import hotline_import, hotline_orders_from_upload
+
+    _require(request, "cases.import")
+    result, error = None, ""
+    keep_valid = request.POST.get("commit_valid_rows") == "on"
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise DomainError("hotline_invalid", _("请选择 12345 工单导出的 .xlsx 文件。"))
+            result = hotline_import(actor=request.user, subdistrict=subdistrict_of(request.user),
+                                    orders=hotline_orders_from_upload(upload), commit_valid_rows=keep_valid)
+        except DomainError as exc:
+            error = exc.message
+    created = list(Case.objects.visible_to(request.user).filter(number__in=result.created).select_related("category")
+                   .order_by("number")) \
+        if result and result.created else []
+    return render(request, "cases/hotline_import.html",
+                  {"result": result, "error": error, "created": created, "keep_valid": keep_valid},
+                  status=400 if error else 200)
+
+
+def hotline_template(request):
+    """An empty .xlsx with the columns the import reads, and one example order."""
+    import xlsxwriter
+
+    from .services.hotline import XLSX_COLUMNS
+
+    _require(request, "cases.import")
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet("12345工单")
+    ws.write_row(0, 0, list(XLSX_COLUMNS))
+    ws.write_row(1, 0, ["SH2026112700001", "2026-11-27 09:30:00", "张先生", "13900000000", "政立路人行道有暴露垃圾",
+                        "政立路100号", "06010", "暴露垃圾", "2026-12-02 17:00:00", "一般"])
+    ws.set_column(0, len(XLSX_COLUMNS) - 1, 18)
+    wb.close()
+    response = HttpResponse(buf.getvalue(),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = 'attachment; filename="hotline-template.xlsx"'
     return response
 
 

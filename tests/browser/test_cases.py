@@ -392,6 +392,45 @@ def test_bulk_dispatch_from_the_console(cases_town, open_session):
     assert left_alone.state == "reported"
 
 
+def test_dispatcher_imports_12345_orders(cases_town, open_session, tmp_path):
+    """From the console to the import page: a sheet with a bad order imports nothing and says which row; the
+    same sheet with "only the good orders" makes their cases."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["工单编号", "受理时间", "来电人", "来电号码", "诉求内容", "事发地址", "问题分类编码", "办结时限"])
+    ws.append(["SH001", "2026-11-26 09:30:00", "张先生", "13900001111", "政立路人行道有暴露垃圾", "政立路100号",
+               "06010", "2026-12-01 17:00:00"])
+    ws.append(["SH002", "昨天", "李女士", "", "路灯不亮", "殷行路", "01037", ""])
+    path = tmp_path / "12345.xlsx"
+    wb.save(path)
+
+    s = open_session(DESKTOP)
+    s.login(cases_town.users["dispatcher"])
+    page = s.page
+    s.goto("/cases/")
+    with page.expect_navigation():
+        page.click("[data-testid=hotline-import-link]")
+    page.set_input_files("#id_file", str(path))
+    with page.expect_navigation():
+        page.get_by_role("button", name="上传并导入").click()
+    report = page.locator("[data-testid=import-report]")
+    expect(report).to_contain_text("本次未导入任何工单")
+    expect(page.locator("[data-testid=import-errors] tbody tr")).to_contain_text(["3"])
+    assert not Case.objects.filter(source="hotline").exists()
+    page.set_input_files("#id_file", str(path))
+    page.check("input[name=commit_valid_rows]")
+    with page.expect_navigation():
+        page.get_by_role("button", name="上传并导入").click()
+    expect(report).to_contain_text("已立案 1 件")
+    case = Case.objects.get(source="hotline", external_id="SH001")
+    expect(page.locator("[data-testid=import-created]")).to_contain_text(case.number)
+    assert "13900001111" not in page.content()
+    s.shot("cases-hotline-import")
+    s.problems.assert_none()
+
+
 def test_resident_reports_without_signing_in(cases_town, open_session, tmp_path):
     town = cases_town
     s = open_session(PHONE, mobile=True)

@@ -119,6 +119,7 @@ class Intake:
     reporter_phone: str = ""
     photos: tuple = ()
     reported_at: object = None  # a hotline order's own time
+    deadline_at: object = None  # a deadline set by the source (a 12345 order's 办结时限 binds the sub-district)
 
 
 def reporter_label(source: str, reporter_name: str) -> str:
@@ -203,7 +204,8 @@ def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
     if known is not None and one_trip and ours and not intake.external_id:
         case = new_case()
         try:
-            _case_complete(case, known, category, category_id, intake.address, now, stale_is_possible=True)
+            _case_complete(case, known, category, category_id, intake.address, intake.deadline_at,
+                           stale_is_possible=True)
             with transaction.atomic():
                 return _case_insert(case=case, actor=actor, subdistrict=known, intake=intake, checked=checked,
                                     now=now, commit=True, duplicates=duplicates_expression(**point), guard=True)
@@ -226,14 +228,16 @@ def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
     if not found:
         raise DomainError("no_subdistrict", _("街道不存在。"), status=404)
     subdistrict = _known_subdistricts[subdistrict_id] = found[0]
-    _case_complete(case, subdistrict, category, category_id, intake.address, now, stale_is_possible=False)
+    _case_complete(case, subdistrict, category, category_id, intake.address, intake.deadline_at,
+                   stale_is_possible=False)
     with transaction.atomic():
         return _case_insert(case=case, actor=actor, subdistrict=subdistrict, intake=intake, checked=checked, now=now,
                             commit=ours, duplicates=duplicates_expression(**point) if one_trip else None,
                             guard=False)
 
 
-def _case_complete(case: Case, subdistrict, category, category_id, address: str, now, *, stale_is_possible: bool):
+def _case_complete(case: Case, subdistrict, category, category_id, address: str, deadline_at, *,
+                   stale_is_possible: bool):
     """Category, grid, address and deadline from the process caches keyed by ``subdistrict``'s tokens."""
     case.subdistrict = subdistrict
     if category is None and category_id is not None:
@@ -252,8 +256,10 @@ def _case_complete(case: Case, subdistrict, category, category_id, address: str,
         address = nearest_place_label(subdistrict_id=subdistrict.pk, lat=case.lat, lng=case.lng,
                                       version=subdistrict.places_version)
     case.address = address[:200]
-    case.deadline_at = compute_deadline(subdistrict_id=subdistrict.pk, category=category, urgency=case.urgency,
-                                        start=now, calendar_token=subdistrict.calendar_token)
+    # From the report's own time: a hotline order received yesterday and imported today is due a day earlier.
+    case.deadline_at = deadline_at or compute_deadline(
+        subdistrict_id=subdistrict.pk, category=category, urgency=case.urgency, start=case.reported_at,
+        calendar_token=subdistrict.calendar_token)
 
 
 def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now, commit: bool, duplicates,
@@ -292,9 +298,12 @@ def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now
         photos_store(case=case, event=event, stage=PhotoStage.REPORT, checked=checked)
     # The audit record runs the batch with its chain-head read: on PostgreSQL the case and its event are written in
     # the same round trip; the record itself and the figures go with the COMMIT when the transaction is ours.
-    audit_record(actor=actor, action="case.report", obj=case, batch=writes, commit=commit, after_lock=figures, changes={
-        "source": [None, intake.source], "category": [None, case.category_id], "grid": [None, case.grid_id],
-        "reporter_phone": [None, mask_phone(case.reporter_phone)]})
+    changes = {"source": [None, intake.source], "category": [None, case.category_id], "grid": [None, case.grid_id],
+               "reporter_phone": [None, mask_phone(case.reporter_phone)]}
+    if intake.deadline_at:
+        changes["deadline_at"] = [None, case.deadline_at.isoformat()]
+    audit_record(actor=actor, action="case.report", obj=case, batch=writes, commit=commit, after_lock=figures,
+                 changes=changes)
     event.case_id = case.pk
     return case
 

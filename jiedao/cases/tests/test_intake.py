@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image
 
 from jiedao.cases.categories import categories_load
@@ -165,18 +166,26 @@ def hotline_order(no, **kw):
 
 def test_hotline_batch_and_resend(cases_town, client_for):
     c = client_for(cases_town.users["dispatcher"])
-    r = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("H1"), hotline_order("H2"),
-                                                          {"order_no": "H3", "content": ""}]},
-               content_type="application/json")
+    batch = {"orders": [hotline_order("H1"), hotline_order("H2"), {"order_no": "H3", "content": ""}]}
+    # One bad order: nothing is imported (DESIGN §4.8), and the answer says which order and why.
+    r = c.post("/api/v1/cases/import/hotline", batch, content_type="application/json")
+    body = r.json()
+    assert r.status_code == 422 and body["committed"] is False and body["created"] == [] and body["valid"] == 2
+    assert body["errors"] == [{"index": 2, "order_no": "H3", "message": "缺少诉求内容。"}]
+    assert not Case.objects.filter(source="hotline").exists()
+    assert not AuditRecord.objects.filter(action="case.report").exists()
+    # Asked to keep the good ones: they are.
+    r = c.post("/api/v1/cases/import/hotline?commit_valid_rows=true", batch, content_type="application/json")
     first = r.json()
-    assert r.status_code == 200 and len(first["created"]) == 2 and first["errors"][0]["order_no"] == "H3"
+    assert r.status_code == 200 and first["committed"] and len(first["created"]) == 2
+    assert first["errors"][0]["order_no"] == "H3"
     r = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("H1"), hotline_order("H2")]},
                content_type="application/json")
     body = r.json()
-    assert r.status_code == 200 and body["duplicates"] == ["H1", "H2"]
-    again = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("H1"), hotline_order("H4")]},
-                   content_type="application/json")
-    assert again.json()["duplicates"] == ["H1"] and len(again.json()["created"]) == 1
+    assert r.status_code == 200 and body["duplicates"] == ["H1", "H2"] and body["created"] == []
+    again = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("H1"), hotline_order("H4"),
+                                                              hotline_order("H4")]}, content_type="application/json")
+    assert again.json()["duplicates"] == ["H1", "H4"] and len(again.json()["created"]) == 1  # H4 twice in one batch
     malformed = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("H5", received_at="not a date")]},
                        content_type="application/json")
     assert malformed.status_code == 400 and "orders.0.received_at" in malformed.json()["fields"]
@@ -188,22 +197,85 @@ def test_hotline_batch_and_resend(cases_town, client_for):
     assert detail["reporter_phone_masked"] == "139****5678"
 
 
-def test_hotline_xlsx(cases_town, client_for):
+def test_hotline_deadlines_run_from_the_order(cases_town, client_for):
+    """Without the platform's 办结时限 the deadline runs from the order's 受理时间, not from the import; with
+    it, that deadline binds and the audit record says so."""
+
+    t = cases_town
+    c = client_for(t.users["dispatcher"])
+    bound = "2020-10-20T17:00:00+08:00"
+    r = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("D1"), hotline_order("D2", deadline=bound)]},
+               content_type="application/json")
+    assert r.status_code == 200
+    received = dt.datetime.fromisoformat("2020-10-09T09:00:00+08:00")
+    own = Case.objects.get(external_id="D1")
+    assert own.reported_at == received
+    assert own.deadline_at == compute_deadline(subdistrict_id=t.sub.pk, category=own.category, urgency=own.urgency,
+                                               start=received)
+    assert own.deadline_at < dt.datetime(2020, 10, 20, tzinfo=dt.UTC)  # five working days after 9 October 2020
+    theirs = Case.objects.get(external_id="D2")
+    assert theirs.deadline_at == dt.datetime.fromisoformat(bound)
+    record = AuditRecord.objects.get(action="case.report", object_id=str(theirs.pk))
+    assert dt.datetime.fromisoformat(record.changes["deadline_at"][1]) == dt.datetime.fromisoformat(bound)
+
+
+def _hotline_xlsx(*rows):
     import openpyxl
 
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["工单编号", "受理时间", "来电人", "来电号码", "诉求内容", "事发地址", "问题分类编码"])
-    ws.append(["X100", "2020-10-09 09:00:00", "李女士", "13800001111", "路灯不亮", "殷行路", "01037"])
+    for row in rows:
+        ws.append(row)
     buf = io.BytesIO()
     wb.save(buf)
+    return buf.getvalue()
+
+
+def test_hotline_xlsx(cases_town, client_for):
+    data = _hotline_xlsx(["X100", "2020-10-09 09:00:00", "李女士", "13800001111", "路灯不亮", "殷行路", "01037"])
     c = client_for(cases_town.users["dispatcher"])
-    r = c.post("/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", buf.getvalue())})
+    r = c.post("/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", data)})
     assert r.status_code == 200 and len(r.json()["created"]) == 1
     broken = c.post("/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", b"garbage")})
     assert broken.status_code == 400 and broken.json()["code"] == "hotline_invalid"
+    huge = c.post("/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", b"PK" + b"0" * 11_000_000)})
+    assert huge.status_code == 400 and "10 MB" in huge.json()["message"]
+    bad_row = _hotline_xlsx(["X101", "2020-10-09 09:00:00", "李女士", "", "路灯不亮", "殷行路", "01037"], [],
+                            ["X102", "昨天上午", "王先生", "", "井盖缺失", "殷行路", "01037"])
+    r = c.post("/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", bad_row)})
+    assert r.status_code == 422 and r.json()["errors"][0]["row"] == 4  # the sheet's row, the blank one counted
+    assert not Case.objects.filter(external_id="X101").exists()
     assert client_for(cases_town.users["grid_worker"]).post(
-        "/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", buf.getvalue())}).status_code == 403
+        "/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", data)}).status_code == 403
+
+
+def test_hotline_import_page(cases_town, client_for):
+    from python_calamine import CalamineWorkbook
+
+    c = client_for(cases_town.users["dispatcher"])
+    assert "导入12345工单" in c.get("/cases/").content.decode()
+    template = c.get("/cases/import/hotline/template.xlsx")
+    header = CalamineWorkbook.from_filelike(io.BytesIO(template.content)).get_sheet_by_index(0).to_python()[0]
+    assert header[:5] == ["工单编号", "受理时间", "来电人", "来电号码", "诉求内容"]
+    page = c.post("/cases/import/hotline/", {"file": SimpleUploadedFile("h.xlsx", template.content)})
+    html = page.content.decode()
+    case = Case.objects.get(external_id="SH2026112700001")
+    assert page.status_code == 200 and case.number in html and "已立案 1 件" in html
+    assert case.deadline_at == dt.datetime(2026, 12, 2, 17, 0, tzinfo=timezone.get_current_timezone())
+    assert "13900000000" not in html
+    bad = _hotline_xlsx(["Y1", "2020-10-09 09:00:00", "", "", "路灯不亮", "", "01037"], ["Y2", "", "", "", "", "", ""])
+    html = c.post("/cases/import/hotline/", {"file": SimpleUploadedFile("h.xlsx", bad)}).content.decode()
+    assert "本次未导入任何工单" in html and "缺少诉求内容" in html and not Case.objects.filter(external_id="Y1").exists()
+    html = c.post("/cases/import/hotline/", {"file": SimpleUploadedFile("h.xlsx", bad), "commit_valid_rows": "on"}) \
+        .content.decode()
+    assert Case.objects.filter(external_id="Y1").exists() and "另有 1 条工单有误" in html
+    broken = c.post("/cases/import/hotline/", {"file": SimpleUploadedFile("h.xlsx", b"not a workbook")})
+    assert broken.status_code == 400 and "无法读取该文件" in broken.content.decode()
+    for role in ("grid_worker", "department_handler"):
+        who = client_for(cases_town.users[role])
+        assert who.get("/cases/import/hotline/").status_code == 403
+        assert "导入12345工单" not in who.get("/cases/").content.decode()
 
 
 def _alarm(client, source, body: dict, secret="s3cret", ts=None, sig=None):
