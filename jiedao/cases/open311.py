@@ -1,10 +1,12 @@
 """Open311 GeoReport v2 (X-1), to the letter of the published spec (wiki.open311.org/GeoReport_v2).
 
 Formats: every endpoint in .xml (required by the spec) and .json. XML has the declaration and no namespace;
-JSON lists are bare arrays, even of one element; ids and codes are strings; datetimes are ISO 8601 with +08:00.
+JSON lists are bare arrays, even of one element; ids and codes are strings; the spec's true/false are JSON booleans
+(XML text "true"/"false"), ``order``, ``lat`` and ``long`` JSON numbers; datetimes are ISO 8601 with +08:00.
 Errors are a list of {code, description} with the HTTP status: 403 missing/wrong api_key, 404 unknown id or
 code, 400 anything else. Public reads list only cases reported through public channels (resident, Open311,
 grid patrol, sensors): 12345 orders carry callers' own words and stay internal (docs/decisions/0007-open311.md).
+A report merged into another case stays a request: it follows that case, as its public status page does.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import xml.etree.ElementTree as ET
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.core import is_ratelimited
 
@@ -27,9 +30,10 @@ from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.models import Subdistrict
 from jiedao.kernel.selectors import public_subdistrict
 
-from .choices import OPEN_STATES, CaseSource, Urgency
+from .choices import OPEN_STATES, CaseSource, CaseState, Urgency
 from .models import Case, CaseCategory, CaseEvent, CasePhoto, Open311Key
 from .services.intake import Intake, case_report
+from .workflow import Action
 
 PUBLIC_SOURCES = (CaseSource.RESIDENT, CaseSource.OPEN311, CaseSource.GRID_WORKER, CaseSource.SENSOR)
 DEFAULT_DAYS = 90
@@ -40,8 +44,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MEDIA_SALT = "open311.media"
 CONTENT_TYPES = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=utf-8"}
 ATTRIBUTES = [{
-    "variable": "true", "code": "urgency", "datatype": "singlevaluelist", "required": "false",
-    "datatype_description": "", "order": "1", "description": "紧急程度（影响安全时选紧急）",
+    "variable": True, "code": "urgency", "datatype": "singlevaluelist", "required": False,
+    "datatype_description": "", "order": 1, "description": "紧急程度（影响安全时选紧急）",
     "values": [{"key": Urgency.NORMAL.value, "name": "一般"}, {"key": Urgency.URGENT.value, "name": "紧急"}],
 }]
 
@@ -67,7 +71,17 @@ def _xml_value(parent, key, value):
             _xml_value(node, k, v)
     else:
         node = ET.SubElement(parent, key)
-        node.text = "" if value is None else _NOT_XML.sub("", str(value))
+        node.text = _xml_text(value)
+
+
+def _xml_text(value) -> str:
+    """The spec's text forms: true/false for booleans (JSON has them as booleans), numbers as written, nothing for
+    None (an empty element, JSON's null)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _NOT_XML.sub("", str(value))
 
 
 def render(fmt: str, root: str, item: str, payload, status: int = 200) -> HttpResponse:
@@ -165,7 +179,7 @@ def discovery(request, fmt, sub):
 def _service(category: CaseCategory) -> dict:
     return {"service_code": service_code(category), "service_name": category.name,
             "description": f"{category.get_kind_display()} · {category.parent.name if category.parent else ''}",
-            "metadata": "true", "type": "realtime", "keywords": category.legacy_code,
+            "metadata": True, "type": "realtime", "keywords": category.legacy_code,
             "group": category.parent.name if category.parent else ""}
 
 
@@ -195,38 +209,94 @@ def media_url(request, photo: CasePhoto) -> str:
     return _absolute(request, reverse("open311_media", args=[signed]))
 
 
-def _request_out(request, case: Case) -> dict:
+def _request_out(request, case: Case, via: list[Case]) -> dict:
+    """``via``: for a merged report, the cases its chain of merges leads through, the last the one it is handled as
+    (see ``_merge_chains``); empty otherwise. Status, notes, expected time and agency follow that case, as the public
+    status page does; what the reporter sent (description, place, photo) stays the report's own."""
     photo = case.report_photos[0] if case.report_photos else None
     if photo is not None:
         media = media_url(request, photo)
     else:  # a URL the client posted with the request
         first = case.report_events[0] if case.report_events else None
         media = ((first.data or {}).get("media_url") or [""])[0] if first else ""
-    return {
-        "service_request_id": str(case.pk), "status": _status(case),
+    primary = via[-1] if via and via[-1].pk != case.pk else None
+    followed = primary or case
+    if primary is not None:
+        notes = _("已合并到案件 %(number)s 办理：%(state)s") % {"number": primary.number,
+                                                          "state": primary.get_state_display()}
+    else:
         # The state in words, not the staff's comments: those may name or quote residents (a phone number, a name)
         # and this answer is public.
-        "status_notes": case.get_state_display(),
+        notes = case.get_state_display()
+    # Every case of the chain, not only the last: when the case a report was merged into is merged in turn, the
+    # report follows a new case, and the time of the old one's events must not drop out of the maximum.
+    updated = max((c.last_event_at for c in (case, *via) if c.last_event_at), default=None) or case.reported_at
+    return {
+        "service_request_id": str(case.pk), "status": _status(followed), "status_notes": notes,
         "service_name": case.category.name if case.category else "", "service_code":
             service_code(case.category) if case.category else "",
-        "description": case.description, "agency_responsible": case.lead_department.name if case.lead_department else "",
-        "service_notice": "", "requested_datetime": _when(case.reported_at),
-        "updated_datetime": _when(case.closed_at or case.verified_at or case.handled_at or case.dispatched_at
-                                  or case.registered_at or case.reported_at),
-        "expected_datetime": _when(case.deadline_at), "address": case.address, "address_id": "", "zipcode": "",
-        "lat": str(case.lat) if case.lat is not None else "", "long": str(case.lng) if case.lng is not None else "",
+        "description": case.description,
+        "agency_responsible": followed.lead_department.name if followed.lead_department else "",
+        "service_notice": "", "requested_datetime": _when(case.reported_at), "updated_datetime": _when(updated),
+        "expected_datetime": _when(followed.deadline_at), "address": case.address, "address_id": "", "zipcode": "",
+        # Numbers, as in the spec's example. A case located by address only has null (XML: an empty element), not
+        # omitted keys: the `georeport` package hands clients the parsed JSON (xmltodict's dict for XML), where
+        # request["lat"] is then None instead of a KeyError, and FixMyStreet's client (XML::Simple with
+        # SuppressEmpty => undef) reads <lat/> as undef, like a missing element, and skips requests without a point.
+        "lat": case.lat, "long": case.lng,
         "media_url": media,
     }
 
 
 def _public_cases(sub):
+    """The cases Open311 shows, merged reports included (they follow their case, see ``_request_out``)."""
+    return Case.objects.filter(subdistrict=sub, source__in=PUBLIC_SOURCES)
+
+
+def _last_event_at() -> Subquery:
+    """``updated_datetime``: the time of the case's latest event, never the phase timestamps (a rework clears
+    ``handled_at``, and the time went backwards). Follow-ups (回访, the reporter's rating) are left out: nothing in
+    the request changes, and for a closed request the spec has it be the time the request was closed."""
+    return Subquery(CaseEvent.objects.filter(case=OuterRef("pk")).exclude(action=Action.FOLLOW_UP)
+                    .order_by("-created_at", "-id").values("created_at")[:1])
+
+
+def _answered(qs):
     # With each case only what its answer shows: the first report photo, or the report event's posted media URLs
-    # (one query each for the whole list, not every event of up to 1,000 cases).
-    return Case.objects.filter(subdistrict=sub, source__in=PUBLIC_SOURCES).exclude(state="merged") \
-        .select_related("category", "lead_department").prefetch_related(
-            Prefetch("photos", CasePhoto.objects.filter(stage="report").order_by("id"), to_attr="report_photos"),
-            Prefetch("events", CaseEvent.objects.filter(action="report").only("id", "case_id", "data"),
-                     to_attr="report_events"))
+    # (one query each for the whole list, not every event of up to 1,000 cases), and its latest event's time.
+    return qs.select_related("category", "lead_department").annotate(last_event_at=_last_event_at()).prefetch_related(
+        Prefetch("photos", CasePhoto.objects.filter(stage="report").order_by("id"), to_attr="report_photos"),
+        Prefetch("events", CaseEvent.objects.filter(action="report").only("id", "case_id", "data"),
+                 to_attr="report_events"))
+
+
+def _merge_chains(cases) -> dict[int, list[Case]]:
+    """For each merged case among ``cases``, the chain of cases it is handled through: itself first, last the case
+    ``selectors.case_merged_into`` answers (the one the public status page follows; the case itself when the chain
+    leads nowhere). The same walk for many cases at once: one query per link of the longest chain, not per case."""
+    chains = {c.pk: [c] for c in cases if c.state == CaseState.MERGED}
+
+    def goes_on(chain):
+        last = chain[-1]
+        return last.state == CaseState.MERGED and last.duplicate_of_id and last.pk not in {c.pk for c in chain[:-1]}
+
+    known: dict[int, Case] = {}
+    asked: set[int] = set()
+    while True:
+        missing = {chain[-1].duplicate_of_id for chain in chains.values() if goes_on(chain)} - asked
+        asked |= missing
+        if missing:
+            # Not through visible_to, as case_merged_into: of these cases the answer shows only the number, state,
+            # expected time and agency, as the public status page does.
+            known.update((c.pk, c) for c in Case.objects.filter(pk__in=missing).select_related("lead_department")
+                         .annotate(last_event_at=_last_event_at()))
+        moved = False
+        for chain in chains.values():
+            if goes_on(chain) and chain[-1].duplicate_of_id in known:
+                chain.append(known[chain[-1].duplicate_of_id])
+                moved = True
+        if not moved:
+            return chains
 
 
 def _parse_date(value: str, name: str) -> dt.datetime:
@@ -249,6 +319,7 @@ def requests_view(request, fmt, sub):
     if request.method != "GET":
         raise Open311Error(400, "method not allowed")
     qs = _public_cases(sub)
+    chains: dict[int, list[Case]] = {}
     ids = [i.strip() for i in request.GET.get("service_request_id", "").split(",") if i.strip()]
     if ids:
         if not all(i.isdigit() for i in ids):
@@ -268,21 +339,28 @@ def requests_view(request, fmt, sub):
         statuses = {s.strip() for value in request.GET.getlist("status") for s in value.split(",") if s.strip()}
         if statuses - {"open", "closed"}:
             raise Open311Error(400, "status must be open or closed")
-        if statuses == {"open"}:
-            qs = qs.filter(state__in=OPEN_STATES)
-        elif statuses == {"closed"}:
-            qs = qs.exclude(state__in=OPEN_STATES)
-    cases = list(qs.order_by("-reported_at")[:MAX_RESULTS])
-    return render(fmt, "service_requests", "request", [_request_out(request, c) for c in cases])
+        if len(statuses) == 1:
+            # A merged report has the status of the case it follows: those whose chain ends in the wanted status are
+            # picked out before the query, so that the limit of 1,000 counts only requests that match.
+            wanted = statuses.pop()
+            chains = _merge_chains(qs.filter(state=CaseState.MERGED).only("id", "state", "duplicate_of_id"))
+            following = [pk for pk, chain in chains.items() if _status(chain[-1]) == wanted]
+            own = Q(state__in=OPEN_STATES) if wanted == "open" else ~Q(state__in=[*OPEN_STATES, CaseState.MERGED])
+            qs = qs.filter(own | Q(pk__in=following))
+    cases = list(_answered(qs).order_by("-reported_at")[:MAX_RESULTS])
+    chains.update(_merge_chains([c for c in cases if c.pk not in chains]))
+    return render(fmt, "service_requests", "request",
+                  [_request_out(request, c, chains.get(c.pk, [c])[1:]) for c in cases])
 
 
 @endpoint
 def request_detail(request, fmt, sub, request_id: str):
-    case = _public_cases(sub).filter(pk=int(request_id)).first() \
+    case = _answered(_public_cases(sub)).filter(pk=int(request_id)).first() \
         if request_id.isdigit() and len(request_id) <= 18 else None
     if case is None:
         raise Open311Error(404, f"unknown service_request_id: {request_id}")
-    return render(fmt, "service_requests", "request", [_request_out(request, case)])
+    via = _merge_chains([case]).get(case.pk, [case])[1:]
+    return render(fmt, "service_requests", "request", [_request_out(request, case, via)])
 
 
 @endpoint
@@ -357,7 +435,7 @@ def _check_attributes(attrs: dict) -> None:
     for attr in ATTRIBUTES:
         value = attrs.get(attr["code"])
         if value in (None, "", []):
-            if attr["required"] == "true":
+            if attr["required"]:
                 raise Open311Error(400, f"attribute[{attr['code']}] is required")
             continue
         keys = {v["key"] for v in attr["values"]}
@@ -376,7 +454,8 @@ def media(request, signed: str):
         photo_id = int(signing.Signer(salt=_MEDIA_SALT).unsign(signed))
     except (signing.BadSignature, ValueError):
         raise Http404 from None
-    photo = CasePhoto.objects.filter(pk=photo_id, case__source__in=PUBLIC_SOURCES).exclude(case__state="merged").first()
+    # A merged report's photo too: the report is still answered (it follows its case).
+    photo = CasePhoto.objects.filter(pk=photo_id, case__source__in=PUBLIC_SOURCES).first()
     if photo is None:
         raise Http404
     return FileResponse(photo.public_image.open("rb"), content_type="image/jpeg")
