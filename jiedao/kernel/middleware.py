@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import uuid
 from urllib.parse import quote
@@ -16,13 +17,21 @@ from .public import is_public
 
 
 def client_ip(request) -> str:
-    # Behind the reverse proxy the app trusts X-Forwarded-For's first hop only
-    # when JIEDAO_TRUST_PROXY is on (see docs/operations.md).
-    if getattr(settings, "TRUST_PROXY", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "")
+    """The client's address, for the audit log, rate limits and login lockouts (RATELIMIT_IP_META_KEY,
+    AXES_CLIENT_IP_CALLABLE). Behind reverse proxies (``JIEDAO_TRUST_PROXY`` = how many, docs/operations.md) it is
+    the X-Forwarded-For entry the outermost trusted proxy added: each proxy appends the address it was called
+    from, so the entries left of that one are whatever the client sent and prove nothing."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    hops = getattr(settings, "TRUST_PROXY", 0)
+    if hops:
+        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+        if len(forwarded) >= hops:
+            candidate = forwarded[-hops]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass  # not an address: what the nearest proxy saw is all we know
+    return remote
 
 
 class RequestContextMiddleware:

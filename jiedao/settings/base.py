@@ -162,6 +162,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "jiedao.kernel.auth.lockout_response"
 AXES_VERBOSE = False
+# How many reverse proxies stand in front of the app (nginx: 1). The client's address is then read from the
+# X-Forwarded-For entry the outermost of them added (kernel.middleware.client_ip), for the audit log, rate limits
+# (django-ratelimit) and login lockouts (django-axes) alike; 0 means REMOTE_ADDR.
+_trust_proxy = os.environ.get("JIEDAO_TRUST_PROXY", "0").strip().lower()
+TRUST_PROXY = 1 if _trust_proxy in {"true", "yes", "on"} else int(_trust_proxy) if _trust_proxy.isdigit() else 0
+AXES_CLIENT_IP_CALLABLE = "jiedao.kernel.middleware.client_ip"
+RATELIMIT_IP_META_KEY = "jiedao.kernel.middleware.client_ip"
 
 if not DEBUG and not env_bool("JIEDAO_TESTING"):
     SESSION_COOKIE_SECURE = True

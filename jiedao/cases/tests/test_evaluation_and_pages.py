@@ -215,6 +215,32 @@ def test_public_report_page_guards(cases_town, settings):
     assert Case.objects.filter(source="resident").count() == 1
 
 
+def test_public_report_rate_limit_counts_each_resident_behind_the_proxy(cases_town, settings):
+    """10 reports an hour per client address; behind nginx (JIEDAO_TRUST_PROXY=1) that is the address nginx saw,
+    not the proxy's own (every resident would share one limit) nor what a client writes into the header."""
+    import time
+
+    from django.core import signing
+    from django.core.cache import cache
+    from django.test import Client
+
+    cache.clear()
+    settings.TRUST_PROXY = 1
+    started = signing.dumps({"t": time.time() - 10}, salt="cases.public-report")
+    body = {"description": "小区门口路灯坏了", "lat": "31.335", "lng": "121.505", "started": started,
+            "category_id": t_category(cases_town)}
+
+    def post(address, spoofed="198.51.100.77"):
+        return Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"{spoofed}, {address}").post("/report/", body)
+
+    assert [post("203.0.113.1", spoofed=f"198.51.100.{i}").status_code for i in range(10)] == [302] * 10
+    limited = post("203.0.113.1")
+    assert limited.status_code == 429 and "提交过于频繁" in limited.content.decode()
+    assert post("203.0.113.2").status_code == 302  # another resident behind the same proxy
+    assert Case.objects.filter(source="resident").count() == 11
+    cache.clear()
+
+
 def t_category(town):
     return town.category.pk
 
