@@ -1,12 +1,15 @@
 """/api/v1/cases: list with the console's filters, create, detail, one POST per transition."""
 
+import json
 import re
 
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema
+from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
+from pydantic import ValidationError as PydanticValidationError
 from pydantic import field_validator
 
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
@@ -142,14 +145,44 @@ def case_detail(request, case_id: int):
     return selectors.case_get_visible(user=request.user, case_id=case_id)
 
 
-@router.post("/{case_id}/{action}", response=CaseDetailOut)
-def case_action(request, case_id: int, action: Action, payload: TransitionIn):
-    """Apply one workflow transition. ``version`` is the version you saw: a stale one answers 409."""
+_TRANSITION_BODY = TransitionIn.model_json_schema()
+_TRANSITION_FORM = {"allOf": [_TRANSITION_BODY], "properties": {
+    "photos": {"type": "array", "items": {"type": "string", "format": "binary"},
+               "description": "0–6 photos (JPEG, PNG, HEIC) for the event: feedback, verify, rework …"}}}
+
+
+@router.post("/{case_id}/{action}", response=CaseDetailOut, openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _TRANSITION_BODY},
+    "multipart/form-data": {"schema": _TRANSITION_FORM}}}})
+def case_action(request, case_id: int, action: Action):
+    """Apply one workflow transition. ``version`` is the version you saw: a stale one answers 409. As JSON, or as
+    multipart/form-data with the same fields and ``photos`` (files) for the event — a department's feedback or a
+    grid worker's verification shows the site."""
+    payload, photos = _transition_input(request)
     case = selectors.case_get_visible(user=request.user, case_id=case_id)
     data = payload.dict(exclude={"version", "comment"}, exclude_none=True)
     case_transition(actor=request.user, case=case, action=action, expected_version=payload.version,
-                    comment=payload.comment, **data)
+                    comment=payload.comment, photos=photos, **data)
     return selectors.case_get_visible(user=request.user, case_id=case_id)
+
+
+def _transition_input(request) -> tuple[TransitionIn, tuple]:
+    """The body as JSON or as a form with files. Read here, not by a ninja parameter: ninja takes a body either as
+    JSON or as a form, and a JSON body parameter would read a multipart body into memory whole, photos included."""
+    if request.content_type == "multipart/form-data":
+        raw = {key: request.POST.getlist(key) if key == "co_department_ids" else request.POST[key]
+               for key in request.POST}
+        photos = tuple(request.FILES.getlist("photos"))
+    else:
+        try:
+            raw = json.loads(request.body or b"{}")
+        except ValueError as exc:
+            raise HttpError(400, _("请求数据不是有效的 JSON。")) from exc
+        photos = ()
+    try:
+        return TransitionIn.model_validate(raw if isinstance(raw, dict) else {}), photos
+    except PydanticValidationError as exc:
+        raise ValidationError([{**e, "loc": ("body", "payload", *e["loc"])} for e in exc.errors()]) from exc
 
 
 alarms_router = Router(tags=["alarms"])

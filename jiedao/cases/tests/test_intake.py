@@ -158,6 +158,80 @@ def test_api_transition_and_stale_version(cases_town, client_for):
     assert Case.objects.get(pk=case.pk).state == CaseState.REGISTERED
 
 
+def test_api_transitions_take_photos_as_multipart(cases_town, client_for):
+    """The same endpoint as a form with files: a department's feedback and the grid worker's check with photos,
+    each on its event with the stage; bad photos and bad fields refused with nothing written."""
+    from .test_workflow import drive_to
+
+    t = cases_town
+    case = drive_to(t, report(t), CaseState.ACCEPTED)
+    dept = client_for(t.users["department_handler"])
+    fake = dept.post(f"/api/v1/cases/{case.pk}/feedback", {
+        "version": case.version, "comment": "已清理", "photos": [SimpleUploadedFile("a.jpg", b"GIF89a not a jpeg")]})
+    assert fake.status_code == 400 and Case.objects.get(pk=case.pk).version == case.version
+    bad = dept.post(f"/api/v1/cases/{case.pk}/feedback", {"version": "two", "comment": "已清理"})
+    assert bad.status_code == 400 and "version" in bad.json()["fields"]
+    r = dept.post(f"/api/v1/cases/{case.pk}/feedback", {
+        "version": case.version, "comment": "已清理完毕",
+        "photos": [SimpleUploadedFile("1.jpg", jpeg()), SimpleUploadedFile("2.jpg", jpeg(size=(80, 60)))]})
+    assert r.status_code == 200 and r.json()["state"] == "handled"
+    event = CaseEvent.objects.get(case=case, action="feedback")
+    assert list(event.photos.values_list("stage", flat=True)) == ["feedback", "feedback"]
+    worker = client_for(t.users["grid_worker"])
+    r = worker.post(f"/api/v1/cases/{case.pk}/verify", {"version": r.json()["version"], "comment": "现场已复核",
+                                                       "photos": [SimpleUploadedFile("v.jpg", jpeg())]})
+    assert r.status_code == 200 and r.json()["state"] == "verified"
+    assert CasePhoto.objects.filter(case=case, stage="verify").count() == 1
+    # JSON as before; a broken body is a 400, not a server error.
+    closer = client_for(t.users["dispatcher"])
+    assert closer.post(f"/api/v1/cases/{case.pk}/close", b"{not json", content_type="application/json") \
+        .status_code == 400
+    assert closer.post(f"/api/v1/cases/{case.pk}/close", {"version": r.json()["version"]},
+                       content_type="application/json").json()["state"] == "closed"
+
+
+def test_api_dispatch_as_a_form_takes_several_co_handlers(cases_town, client_for):
+    from .test_workflow import drive_to
+
+    t = cases_town
+    case = drive_to(t, report(t), CaseState.REGISTERED)
+    r = client_for(t.users["dispatcher"]).post(f"/api/v1/cases/{case.pk}/dispatch", {
+        "version": case.version, "lead_department_id": t.units["dept"].pk,
+        "co_department_ids": [t.units["dept2"].pk]})
+    assert r.status_code == 200 and r.json()["state"] == "dispatched"
+    assert sorted(case.assignments.values_list("role", flat=True)) == ["co", "lead"]
+
+
+def test_api_list_filters_and_categories(cases_town, other_town, client_for):
+    from .test_workflow import drive_to
+
+    t = cases_town
+    a = report(t)
+    b = drive_to(t, report(t, lat=31.3352, lng=121.5152, description="井盖缺失"), CaseState.DISPATCHED)
+    late = report(t, lat=31.3365, lng=121.5080, description="路灯不亮", source="resident", user=None)
+    Case.objects.filter(pk=late.pk).update(deadline_at=timezone.now() - dt.timedelta(hours=1))
+    c = client_for(t.users["dispatcher"])
+
+    def ids(**query):
+        r = c.get("/api/v1/cases", query)
+        assert r.status_code == 200
+        return {item["id"] for item in r.json()["items"]}
+
+    assert ids() == {a.pk, b.pk, late.pk}
+    assert ids(state="dispatched") == {b.pk} and ids(state="reported,dispatched") == {a.pk, b.pk, late.pk}
+    assert ids(grid_id=b.grid_id) == {c_.pk for c_ in (a, b, late) if c_.grid_id == b.grid_id}
+    assert ids(department_id=t.units["dept"].pk) == {b.pk}
+    assert ids(source="resident") == {late.pk} and ids(overdue="true") == {late.pk}
+    assert ids(q=b.number) == {b.pk} and ids(category_id=t.category.pk) == {a.pk, b.pk, late.pk}
+    assert len(c.get("/api/v1/cases", {"limit": 1}).json()["items"]) == 1
+    assert client_for(other_town.users["dispatcher"]).get("/api/v1/cases").json()["items"] == []
+    cats = c.get("/api/v1/cases/categories", {"q": "暴露垃圾"}).json()["items"]
+    assert [x["code"] for x in cats] == ["06010"] and cats[0]["default_department_id"] == t.category.default_department_id
+    assert cats[0]["legacy_code"]
+    assert client_for(other_town.users["dispatcher"]).get("/api/v1/cases/categories", {"q": "暴露垃圾"}) \
+        .json()["items"] == []
+
+
 def hotline_order(no, **kw):
     return {"order_no": no, "received_at": "2020-10-09T09:00:00+08:00", "caller_name": "张先生",
             "caller_phone": "13912345678", "content": "政立路人行道有暴露垃圾", "address": "政立路100号",
