@@ -35,7 +35,10 @@ def check_photos(files) -> list[tuple[bytes, str]]:
         raise DomainError(CaseErrorCode.TOO_MANY_PHOTOS, _("最多上传%d张照片。") % MAX_PHOTOS)
     out = []
     for i, f in enumerate(files, start=1):
-        data = f.read() if hasattr(f, "read") else bytes(f)
+        # An upload knows its size (Django spooled it to a temporary file): refused before it is read into memory.
+        if getattr(f, "size", 0) > MAX_BYTES:
+            raise DomainError(CaseErrorCode.PHOTO_TOO_LARGE, _("第%d张照片超过10MB。") % i)
+        data = f.read(MAX_BYTES + 1) if hasattr(f, "read") else bytes(f)
         if len(data) > MAX_BYTES:
             raise DomainError(CaseErrorCode.PHOTO_TOO_LARGE, _("第%d张照片超过10MB。") % i)
         try:

@@ -106,6 +106,39 @@ def test_gif_is_refused_even_when_valid():
         check_photos([SimpleUploadedFile("x.png", buf.getvalue())])
 
 
+def test_png_and_heic_are_taken_by_content_and_shown_as_jpeg(cases_town):
+    """A PNG and an iPhone's HEIC (named .jpg and .png: the name is never trusted) are stored as sent, with a JPEG
+    public copy and thumbnail."""
+    import pillow_heif
+
+    png = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 200, 10)).save(png, "PNG")
+    heic = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (48, 32), (10, 10, 200))).save(heic, quality=60)
+    case = report(cases_town, photos=(SimpleUploadedFile("a.jpg", png.getvalue()),
+                                      SimpleUploadedFile("b.png", heic.getvalue())))
+    photos = list(case.photos.order_by("id"))
+    assert [p.content_type for p in photos] == ["image/png", "image/heic"]
+    assert [p.image.name.rsplit(".", 1)[1] for p in photos] == ["png", "heic"]
+    for p in photos:
+        with Image.open(p.public_image) as public, Image.open(p.thumbnail) as thumb:
+            assert public.format == thumb.format == "JPEG"
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read():
+    from jiedao.cases.services.photos import MAX_BYTES, check_photos
+
+    class Upload:
+        size = MAX_BYTES + 1
+
+        def read(self, *args):
+            raise AssertionError("read although its size was known to be too large")
+
+    with pytest.raises(DomainError) as exc:
+        check_photos([Upload()])
+    assert exc.value.code == "photo_too_large"
+
+
 def test_api_create_is_idempotent(cases_town, client_for):
     c = client_for(cases_town.users["grid_worker"])
     body = {"description": "井盖破损", "category_id": cases_town.category.pk, "lat": "31.335", "lng": "121.505",
