@@ -194,9 +194,14 @@ def field_report(request):
     """Report a problem from the phone (X-5: the page's script queues it when there is no signal)."""
     _require(request, "cases.report")
     form = ReportForm(request.POST or None)
+    # A grid worker reports what they see on site: a photo is part of the report. Staff registering a phone call
+    # have none. (The API takes 0–6 from any client.)
+    photo_required = "grid_worker" in user_scope(request.user).roles
     if request.method == "POST" and form.is_valid():  # the no-script path; the script posts to the API
         d = form.cleaned_data
         try:
+            if photo_required and not request.FILES.getlist("photos"):
+                raise DomainError("photo_required", _("请至少拍一张现场照片。"))
             case = case_report(actor=request.user, subdistrict_id=subdistrict_id_of(request.user), intake=Intake(
                 source=CaseSource.GRID_WORKER if "grid_worker" in user_scope(request.user).roles else CaseSource.STAFF,
                 description=d["description"], category_id=d.get("category_id"), lat=d.get("lat"), lng=d.get("lng"),
@@ -207,7 +212,8 @@ def field_report(request):
         else:
             messages.success(request, _("已上报，案件编号 %s。") % case.number)
             return redirect("cases:field")
-    return render(request, "cases/field_report.html", {"form": form, "leaves": _leaves(request.user)},
+    return render(request, "cases/field_report.html", {"form": form, "leaves": _leaves(request.user),
+                                                       "photo_required": photo_required},
                   status=400 if request.method == "POST" else 200)
 
 

@@ -139,6 +139,8 @@ def test_grid_worker_reports_from_the_phone(cases_town, open_session, tmp_path):
     page.click("[data-testid=report-submit]")
     expect(page.locator("[data-testid=report-status]")).to_have_text("请描述问题。")
     page.fill("[data-testid=description]", "人行道上有暴露垃圾，影响通行")
+    page.click("[data-testid=report-submit]")
+    expect(page.locator("[data-testid=report-status]")).to_have_text("请至少拍一张现场照片。")
     page.set_input_files("[data-testid=photos]", [_jpeg(tmp_path, f"p{i}.jpg") for i in range(7)])
     page.click("[data-testid=report-submit]")
     expect(page.locator("[data-testid=report-status]")).to_have_text("最多上传6张照片。")

@@ -2,6 +2,7 @@ import datetime as dt
 import io
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
@@ -166,15 +167,23 @@ def test_the_phone_report_form_works_without_script(cases_town, other_town, clie
     c = client_for(t.users["grid_worker"])
     body = {"description": "井盖破损", "category_id": t.category.pk, "lat": "31.335", "lng": "121.505"}
     r = c.post("/cases/field/report/", body)
+    assert r.status_code == 400 and "请至少拍一张现场照片" in r.content.decode()  # a grid worker's report has one
+    assert not Case.objects.exists()
+    body["photos"] = SimpleUploadedFile("a.jpg", jpeg())
+    r = c.post("/cases/field/report/", body)
     assert r.status_code == 302
     case = Case.objects.get(description="井盖破损")
     assert (case.subdistrict_id, case.category_id, case.source) == (t.sub.pk, t.category.pk, "grid_worker")
     assert case.grid_id == t.grids[0].pk and case.lead_department_id == t.category.default_department_id
     theirs = CaseCategory.objects.create(subdistrict=other_town.sub, kind="event", code="99001", name="他街道类别",
                                          is_leaf=True)
+    body["photos"] = SimpleUploadedFile("a.jpg", jpeg())
     r = c.post("/cases/field/report/", {**body, "description": "路灯不亮", "category_id": theirs.pk})
     assert r.status_code == 400 and "案件类别不存在" in r.content.decode()
     assert not Case.objects.filter(description="路灯不亮").exists()
+    # Staff registering a phone call have no photo to give.
+    r = client_for(t.users["dispatcher"]).post("/cases/field/report/", {**body, "photos": [], "description": "占道"})
+    assert r.status_code == 302 and Case.objects.get(description="占道").source == "staff"
 
 
 def test_photos_are_served_only_within_scope(cases_town, other_town, client_for):
