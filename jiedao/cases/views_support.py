@@ -7,7 +7,6 @@ from django.utils.translation import gettext_lazy as _
 from jiedao.kernel.scoping import user_scope
 
 from . import workflow
-from .choices import AssignmentState
 
 ACTION_LABELS = {
     "register": _("立案"), "reject": _("不予立案"), "merge": _("合并为重复案件"), "dispatch": _("派遣"), "accept": _("签收"),
@@ -18,26 +17,14 @@ ACTION_LABELS = {
 
 
 def allowed_actions(user, case) -> list[str]:
-    """Actions the UI offers: allowed from the state, by capability, and (for departments) by assignment."""
+    """Actions the UI offers: allowed from the state, by capability and by the rule's guard (workflow.py)."""
     scope = user_scope(user)
     out = []
-    dept_states = None
     for action in workflow.actions_from(case.state):
         rule = workflow.rule_for(case.state, action)
-        if not scope.has(rule.capability):
+        if not scope.has(rule.capability) or not rule.guard_holds(user, case):
             continue
-        if rule.capability == "cases.handle":
-            if dept_states is None:
-                dept_states = set(case.assignments.filter(department_id__in=scope.org_unit_ids)
-                                  .values_list("state", flat=True))
-            need = {"accept": {AssignmentState.DISPATCHED}, "return": {AssignmentState.DISPATCHED},
-                    "feedback": {AssignmentState.ACCEPTED},
-                    "postpone_request": {AssignmentState.DISPATCHED, AssignmentState.ACCEPTED}}[action]
-            if not dept_states & need:
-                continue
-        if action in {"postpone_approve", "postpone_reject"} and not case.postpone_requested_until:
-            continue
-        if action == "merge" and not case.duplicate_candidates:
+        if action == "merge" and not case.duplicate_candidates:  # the page merges into a flagged candidate
             continue
         out.append(str(action))
     return out

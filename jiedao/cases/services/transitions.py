@@ -22,7 +22,6 @@ from ..choices import OPEN_STATES, AssignmentRole, AssignmentState, CaseState, P
 from ..error_codes import CaseErrorCode
 from ..evaluation.figures import figures_track
 from ..models import Case, CaseAssignment, CaseCategory, CaseEvent
-from ..selectors import case_merged_into
 from ..workflow import Action
 from .intake import compute_deadline
 from .photos import check_photos, photos_store
@@ -205,16 +204,12 @@ def _postpone_request(actor, case, comment, data):
 
 
 def _postpone_approve(actor, case, comment, data):
-    if not case.postpone_requested_until:
-        raise DomainError(CaseErrorCode.POSTPONE_NOT_REQUESTED, _("该案件没有待审批的延期申请。"))
     alerts_resolve_for_subject(subject_type="cases.case", subject_id=str(case.pk))
     return Outcome(fields={"deadline_at": case.postpone_requested_until, "postpone_requested_until": None,
                            "postponed": True}, data={"deadline": case.postpone_requested_until.isoformat()})
 
 
 def _postpone_reject(actor, case, comment, data):
-    if not case.postpone_requested_until:
-        raise DomainError(CaseErrorCode.POSTPONE_NOT_REQUESTED, _("该案件没有待审批的延期申请。"))
     _require_comment(comment, _("不同意延期的理由"))
     return Outcome(fields={"postpone_requested_until": None})
 
@@ -237,8 +232,6 @@ def case_escalate_overdue(*, case: Case, level: int, working_days_overdue: int) 
 
 
 def _follow_up(actor, case, comment, data):
-    if case.state == CaseState.MERGED and getattr(case_merged_into(case), "state", None) != CaseState.CLOSED:
-        raise ConflictError(CaseErrorCode.TRANSITION_NOT_ALLOWED, _("合并办理的案件尚未办结，办结后可以评价。"))
     try:
         satisfaction = int(data.get("satisfaction"))
     except (TypeError, ValueError):
@@ -278,6 +271,11 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
                             _("案件当前状态（%s）不能执行该操作。") % S(locked.state).label)
     if not system:
         require_capability(actor, rule.capability, obj=locked)
+    if not rule.guard_holds(actor, locked):
+        guard = rule.guard
+        if guard.status == 409:
+            raise ConflictError(guard.code, str(guard.message))
+        raise DomainError(guard.code, str(guard.message), status=guard.status)
     checked = check_photos(photos)
     # Phone and ID numbers typed into a comment are kept masked: the comment is shown to every reader of the case,
     # sent by SMS and audited; the reporter's own number is on the case, revealed with a reason.
