@@ -156,6 +156,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the meta tag, not the cookie
 API_TOKEN_LIFETIME = timedelta(hours=12)
 
+# Possible duplicates of a new case: same category, within this radius, reported within this window.
+CASE_DUPLICATE_RADIUS_M = int(os.environ.get("JIEDAO_DUPLICATE_RADIUS_M", "50"))
+CASE_DUPLICATE_WINDOW_H = int(os.environ.get("JIEDAO_DUPLICATE_WINDOW_H", "48"))
+
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

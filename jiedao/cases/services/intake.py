@@ -31,7 +31,7 @@ from ..models import Case, CaseCategory, CaseEvent
 from ..selectors import category_in
 from .photos import check_photos, photos_store
 
-# Duplicate detection thresholds; a sub-district may override them in settings.
+# Duplicate detection thresholds: JIEDAO_DUPLICATE_RADIUS_M and JIEDAO_DUPLICATE_WINDOW_H (settings).
 DUPLICATE_RADIUS_M = getattr(settings, "CASE_DUPLICATE_RADIUS_M", 50)
 DUPLICATE_WINDOW_H = getattr(settings, "CASE_DUPLICATE_WINDOW_H", 48)
 DEFAULT_URGENT_HOURS = 4
