@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.paginator import Paginator
@@ -128,6 +129,7 @@ def case_detail(request, case_id: int):
         "actions": [(a, ACTION_LABELS[a]) for a in actions], "departments": _departments(request.user),
         "leaves": leaves, "photo_actions": PHOTO_ACTIONS, "now": timezone.now(), "open_states": OPEN_STATES,
         "next": request.GET.get("next", ""),
+        "duplicate_radius_m": settings.CASE_DUPLICATE_RADIUS_M, "duplicate_window_h": settings.CASE_DUPLICATE_WINDOW_H,
     })
 
 

@@ -160,6 +160,25 @@ def test_the_inbox_follows_the_departments_own_assignment(cases_town):
     assert joint.pk in tabs("dept2_handler")["overdue"] and joint.pk not in tabs("department_handler")["overdue"]
 
 
+def test_the_case_page_shows_possible_duplicates_side_by_side(cases_town, client_for, settings):
+    """The dispatcher sees the flagged reports beside this one (state, words, address, time, photo) and can merge."""
+    t = cases_town
+    first = report(t, description="小区门口垃圾堆放", photos=(SimpleUploadedFile("a.jpg", jpeg()),))
+    second = report(t, lat=31.33502, lng=121.50502, description="门口又堆满了垃圾", source="resident", user=None)
+    assert second.duplicate_candidates == [first.pk]
+    settings.CASE_DUPLICATE_RADIUS_M = 50
+    html = client_for(t.users["dispatcher"]).get(f"/cases/{second.pk}/").content.decode()
+    table = html[html.index('data-testid="duplicates"'):]
+    table = table[:table.index("</table>")]
+    assert "疑似重复（同类、50米内、48小时内）" in table
+    for text in (first.number, "小区门口垃圾堆放", "门口又堆满了垃圾", first.address, "/thumb"):
+        assert text in table
+    assert 'data-action="merge"' in html and f'value="{first.pk}"' in html
+    # Nobody else is offered the merge; the flagged case is shown only to those who may see it.
+    assert 'data-action="merge"' not in client_for(t.users["grid_worker"]).get(f"/cases/{second.pk}/") \
+        .content.decode()
+
+
 def test_the_phone_report_form_works_without_script(cases_town, other_town, client_for):
     """The no-script path of /cases/field/report/ (the script posts to the API): a category of the worker's own
     sub-district is taken, another one's is refused on the page and nothing is created."""
