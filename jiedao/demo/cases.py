@@ -124,6 +124,10 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
                 case_transition(actor=users["demo-leader"], case=case, action="supervise", expected_version=case.version,
                                 comment="请加快处置进度")
     made += _merged_reports(sub, disp)
+    from jiedao.cases.tasks import check_deadlines
+
+    # What the deadline check finds in this history (alerts, 超期自动督办), raised now rather than at the first page.
+    check_deadlines(escalate_limit=1000)
     return made
 
 
