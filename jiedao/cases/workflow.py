@@ -125,6 +125,14 @@ TRANSITIONS: tuple[Rule, ...] = (
 _BY_ACTION: dict[Action, Rule] = {r.action: r for r in TRANSITIONS}
 
 
+def capability_of(action: str) -> str:
+    """The capability an action needs whatever the state, or "" for no such action."""
+    try:
+        return _BY_ACTION[Action(action)].capability
+    except ValueError:
+        return ""
+
+
 def rule_for(state: str, action: str) -> Rule | None:
     """The rule that allows ``action`` from ``state``, or None."""
     try:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from jiedao.kernel.alerts import alerts_resolve_for_subject
 from jiedao.kernel.audit import audit_record
-from jiedao.kernel.exceptions import ConflictError, DomainError, NotFound
+from jiedao.kernel.exceptions import ConflictError, DomainError, NotFound, PermissionDeniedError
 from jiedao.kernel.models import OrgUnit
 from jiedao.kernel.notify import notify
 from jiedao.kernel.permissions import require_capability
@@ -263,18 +263,23 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
     locked = Case.objects.select_for_update().filter(pk=case.pk).first()
     if locked is None:
         raise NotFound("not_found", _("案件不存在。"))
+    # Who may act comes first: a caller outside the case's scope learns nothing of its version or state.
+    capability = workflow.capability_of(action)
+    if not system and capability:
+        require_capability(actor, capability, obj=locked)
     if locked.version != expected_version:
         raise ConflictError(CaseErrorCode.STALE_VERSION, _("案件已被他人更新，请刷新后重试。"))
     rule = workflow.rule_for(locked.state, action)
     if rule is None:
         raise ConflictError(CaseErrorCode.TRANSITION_NOT_ALLOWED,
                             _("案件当前状态（%s）不能执行该操作。") % S(locked.state).label)
-    if not system:
-        require_capability(actor, rule.capability, obj=locked)
     if not rule.guard_holds(actor, locked):
         guard = rule.guard
         if guard.status == 409:
             raise ConflictError(guard.code, str(guard.message))
+        if guard.status == 403:  # audited as a refusal, like a missing capability
+            raise PermissionDeniedError(guard.code, str(guard.message), capability=rule.capability, obj=locked,
+                                        actor=actor)
         raise DomainError(guard.code, str(guard.message), status=guard.status)
     checked = check_photos(photos)
     # Phone and ID numbers typed into a comment are kept masked: the comment is shown to every reader of the case,
