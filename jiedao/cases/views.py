@@ -152,7 +152,7 @@ def case_act(request, case_id: int, action: str):
         case_transition(actor=request.user, case=case, action=action, expected_version=version,
                         comment=post.get("comment", ""), photos=request.FILES.getlist("photos"), **data)
     except ValueError:
-        messages.error(request, _(_("请求不完整，请刷新后重试。")))
+        messages.error(request, _("请求不完整，请刷新后重试。"))
     except DomainError as exc:
         if isinstance(exc, PermissionDeniedError):
             raise
