@@ -122,6 +122,19 @@ class Intake:
     deadline_at: object = None  # a deadline set by the source (a 12345 order's 办结时限 binds the sub-district)
 
 
+def intake_point(lat, lng, coord_system: str) -> tuple[float | None, float | None]:
+    """The report's point in WGS-84, or (None, None) without one; a bad one is refused."""
+    if lat is None or lng is None:
+        return None, None
+    try:
+        lat, lng = to_wgs84(float(lat), float(lng), coord_system)
+    except ValueError as exc:
+        raise DomainError("invalid_coordinates", _("坐标系不支持。")) from exc
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise DomainError("invalid_coordinates", _("坐标超出范围。"))
+    return lat, lng
+
+
 def reporter_label(source: str, reporter_name: str) -> str:
     """Who reported, as the timeline shows it to every reader of the case: the channel and the masked name (a
     caller's or resident's full name is personal information, shown only as ``reporter_name_masked``)."""
@@ -172,14 +185,7 @@ def case_report(*, actor, subdistrict_id: int, intake: Intake) -> Case:
     if category is not None and category.subdistrict_id != subdistrict_id:
         raise _category_not_found()
     checked = check_photos(intake.photos)
-    lat = lng = None
-    if intake.lat is not None and intake.lng is not None:
-        try:
-            lat, lng = to_wgs84(float(intake.lat), float(intake.lng), intake.coord_system)
-        except ValueError as exc:
-            raise DomainError("invalid_coordinates", _("坐标系不支持。")) from exc
-        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-            raise DomainError("invalid_coordinates", _("坐标超出范围。"))
+    lat, lng = intake_point(intake.lat, intake.lng, intake.coord_system)
     if intake.source in _LOCATED_BY_REPORTER and lat is None and not (intake.address or "").strip():
         # A case nobody can find: the grid, the department and the grid worker's check all start from the place.
         raise DomainError("location_required", _("请定位、在地图上点选位置或填写地址。"),
@@ -285,7 +291,9 @@ def _case_insert(*, case: Case, actor, subdistrict, intake: Intake, checked, now
     event = CaseEvent(
         subdistrict=subdistrict, case=case, action="report", to_state=case.state, actor=actor,
         actor_name=str(actor) if actor else reporter_label(intake.source, intake.reporter_name),
-        comment=case.description[:500], created_at=now, data={"source": intake.source},
+        comment=case.description[:500], created_at=now,
+        data={"source": intake.source, "deadline": case.deadline_at.isoformat()} if intake.deadline_at else
+        {"source": intake.source},  # a deadline the source set binds: registering keeps it
     )
     # Before the batch runs the new case's id is only the database's: the event takes it from the sequence.
     writes.insert(event, expressions=None if case.pk else {"case_id": (

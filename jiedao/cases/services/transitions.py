@@ -91,13 +91,18 @@ def _register(actor, case, comment, data):
     if urgency not in Urgency.values:
         raise DomainError("invalid_urgency", _("紧急程度不正确。"))
     fields["urgency"] = urgency
-    if "category" in fields or urgency != case.urgency:
+    if ("category" in fields or urgency != case.urgency) and not _deadline_bound(case):
         fields["deadline_at"] = compute_deadline(subdistrict_id=case.subdistrict_id,
                                                  category=fields.get("category", case.category), urgency=urgency,
                                                  start=case.reported_at)
     if not (fields.get("category") or case.category_id):
         raise DomainError(CaseErrorCode.CATEGORY_REQUIRED, _("立案前请选择案件类别。"))
     return Outcome(fields=fields)
+
+
+def _deadline_bound(case) -> bool:
+    """The source set the deadline (a 12345 order's 办结时限 binds the sub-district): registering keeps it."""
+    return case.events.filter(action="report", data__has_key="deadline").exists()
 
 
 def _reject(actor, case, comment, data):
@@ -217,9 +222,13 @@ def _postpone_reject(actor, case, comment, data):
 def _supervise(actor, case, comment, data):
     _require_comment(comment, _("督办意见"))
     level = min(max(int(data.get("level") or case.supervision_level + 1), case.supervision_level + 1), 3)
-    depts = list(case.assignments.filter(state__in=ACTIVE).values_list("department_id", flat=True))
+    # Those who owe the next step: the departments on the case, or, where none is (not yet dispatched, returned,
+    # or waiting for verification and closing), the centre.
+    owing = [] if case.state in (S.HANDLED, S.VERIFIED) else \
+        list(case.assignments.filter(state__in=ACTIVE).values_list("department_id", flat=True))
+    users = _department_users(owing) if owing else _centre_users(case)
     return Outcome(fields={"supervision_level": level}, data={"level": level},
-                   notify=(_department_users(depts), _("案件 %s 被督办（%d级）") % (case.number, level)))
+                   notify=(users, _("案件 %s 被督办（%d级）") % (case.number, level)))
 
 
 def case_escalate_overdue(*, case: Case, level: int, working_days_overdue: int) -> Case:
@@ -287,6 +296,10 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
     comment = redact(comment or "")
     tracked = figures_track(locked)  # 绩效考评: the case's share of the kept figures, before the change
     outcome = HANDLERS[rule.action](actor, locked, comment, data)
+    if checked and not outcome.photo_stage:
+        # Only feedback, verification and rework show the site; a photo sent with another action would be filed
+        # as a report photo, which the public status page and Open311 show.
+        raise DomainError("photos_not_allowed", _("该操作不能附照片。"))
     target = None if outcome.keep_state else rule.target
     from_state = locked.state
     before = {k: getattr(locked, k if not hasattr(v, "pk") else f"{k}_id") for k, v in outcome.fields.items()}
@@ -304,7 +317,12 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
         comment=(comment or "")[:2000], data=outcome.data, created_at=now,
     )
     if checked:
-        photos_store(case=locked, event=event, stage=outcome.photo_stage or PhotoStage.REPORT, checked=checked)
+        photos_store(case=locked, event=event, stage=outcome.photo_stage, checked=checked)
+    if from_state in OPEN_STATES and locked.state not in OPEN_STATES:
+        # Closed, rejected or merged: its deadline alerts need nobody's attention any more. Before the case's audit
+        # record, so that this transaction, like resolving an alert by hand, locks the alert row before the audit
+        # log (one order of locks: no deadlock with someone resolving the alert at the same moment).
+        alerts_resolve_for_subject(subject_type="cases.case", subject_id=str(locked.pk))
     changes = {"state": [from_state, locked.state], "version": [expected_version, locked.version]}
     for key, value in outcome.fields.items():
         after = value.pk if hasattr(value, "pk") else value
@@ -312,9 +330,6 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
                         str(after) if after is not None else None]
     audit_record(actor=actor, action=f"case.{rule.action}", obj=locked, reason=(comment or "")[:500], changes=changes)
     tracked.apply(locked)
-    if from_state in OPEN_STATES and locked.state not in OPEN_STATES:
-        # Closed, rejected or merged: its deadline alerts need nobody's attention any more.
-        alerts_resolve_for_subject(subject_type="cases.case", subject_id=str(locked.pk))
     if outcome.notify:
         users, title = outcome.notify
         notify(users=users, title=title, body=(comment or "")[:200], url=f"/cases/{locked.pk}/")

@@ -386,3 +386,41 @@ def test_a_jointly_handled_case_is_listed_once(cases_town):
     membership_grant(actor=None, user=office_handler, org_unit=t.units["office"], role="department_handler")
     for user in (office_handler, t.users["grid_worker"], t.users["dispatcher"]):
         assert list(Case.objects.visible_to(user).values_list("pk", flat=True)) == [case.pk]
+
+
+def test_photos_go_only_with_the_actions_that_show_the_site(cases_town):
+    """A photo sent with accept (or any action but feedback, verify and rework) is refused: it would be filed as a
+    report photo, which the public page shows."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from jiedao.kernel.exceptions import DomainError
+
+    from .test_intake import jpeg
+
+    t = cases_town
+    case = drive_to(t, report(t), S.DISPATCHED)
+    case.refresh_from_db()
+    with pytest.raises(DomainError) as exc:
+        case_transition(actor=t.users["department_handler"], case=case, action="accept",
+                        expected_version=case.version, photos=(SimpleUploadedFile("a.jpg", jpeg()),))
+    assert exc.value.code == "photos_not_allowed"
+    fresh = Case.objects.get(pk=case.pk)
+    assert (fresh.state, fresh.version, fresh.photos.count()) == (S.DISPATCHED, case.version, 0)
+
+
+def test_supervision_reaches_whoever_owes_the_next_step(cases_town, django_capture_on_commit_callbacks):
+    """The departments on the case; where there is none (not yet dispatched) or the case waits for the centre's
+    verification and closing, the centre."""
+    from jiedao.kernel.models import Notification
+
+    t = cases_town
+    waiting = report(t)
+    with django_capture_on_commit_callbacks(execute=True):
+        step(t, waiting, "supervise", "leader", comment="请尽快立案派遣")
+    assert Notification.objects.filter(recipient=t.users["dispatcher"], title__contains=waiting.number).exists()
+    assert not Notification.objects.filter(recipient=t.users["department_handler"],
+                                           title__contains=waiting.number).exists()
+    held = drive_to(t, report(t, lat=31.3360, lng=121.5070, description="井盖缺失"), S.ACCEPTED)
+    with django_capture_on_commit_callbacks(execute=True):
+        step(t, held, "supervise", "leader", comment="请加快处置")
+    assert Notification.objects.filter(recipient=t.users["department_handler"], title__contains=held.number).exists()
