@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from jiedao.kernel import context
 from jiedao.kernel.alerts import alert_dedup_key, alert_raise_once, alerts_resolve_for_subject
 from jiedao.kernel.calendar import WorkCalendar
 from jiedao.kernel.exceptions import ConflictError
@@ -27,18 +28,28 @@ NEAR = dt.timedelta(hours=4)
 BATCH = 2000
 RULES = ("case.overdue", "case.near_deadline")
 # 超期自动督办: the supervision level an overdue case is raised to, by working days past its deadline — level 1 at
-# the deadline, 2 after two working days, 3 after five. A sub-district may set its own in settings.
-ESCALATION_WORKING_DAYS = tuple(getattr(settings, "CASE_ESCALATION_WORKING_DAYS", (0, 2, 5)))
-# Escalations per run: each is a transition (event, audit record, notifications), and in the embedded default the
-# check runs inside a console request; a backlog is worked off over the following runs.
+# the deadline, 2 after two working days, 3 after five (JIEDAO_ESCALATION_WORKING_DAYS, for the installation).
+ESCALATION_WORKING_DAYS = tuple(settings.CASE_ESCALATION_WORKING_DAYS)[:3]  # three levels of 督办
+# Escalations and alert resolutions per run: each is a transition or an audited write, and in the embedded default
+# the check runs inside a console request; a backlog is worked off over the following runs.
 ESCALATE_PER_RUN = 50
+RESOLVE_PER_RUN = 200
 
 
-def check_deadlines(*, now=None, escalate_limit: int = ESCALATE_PER_RUN) -> dict:
+def check_deadlines(*, now=None, escalate_limit: int = ESCALATE_PER_RUN, resolve_limit: int = RESOLVE_PER_RUN) -> dict:
     """Raise one alert per overdue case and per case due within 4 hours (idempotent per case and rule), resolve
     those whose case no longer needs them, and raise overdue cases' supervision level (超期自动督办)."""
     now = now or timezone.now()
-    _resolve_stale(now)
+    # The system's work, whoever's page load runs it: its audit records carry no user's address or request.
+    token = context.set_current(context.RequestContext(request_id="system:cases.check_deadlines"))
+    try:
+        return _check_deadlines(now, escalate_limit, resolve_limit)
+    finally:
+        context.reset(token)
+
+
+def _check_deadlines(now, escalate_limit: int, resolve_limit: int) -> dict:
+    _resolve_stale(now, resolve_limit)
     raised = {"overdue": 0, "near_deadline": 0}
     open_cases = Case.objects.filter(state__in=OPEN_STATES, deadline_at__isnull=False)
     for rule, qs in (("case.overdue", open_cases.filter(deadline_at__lt=now)),
@@ -60,12 +71,12 @@ def check_deadlines(*, now=None, escalate_limit: int = ESCALATE_PER_RUN) -> dict
     return raised
 
 
-def _resolve_stale(now) -> int:
+def _resolve_stale(now, limit: int) -> int:
     """Resolve the deadline alerts of cases that no longer qualify: closed, rejected or merged (their transition
-    resolves them too), postponed past the window, or overdue where the alert said "due soon"."""
+    resolves them too), postponed past the window, or overdue where the alert said "due soon"; at most ``limit``."""
     resolved = 0
     last = 0
-    while True:
+    while resolved < limit:
         alerts = list(Alert.objects.filter(rule__in=RULES, subject_type="cases.case", pk__gt=last)
                       .exclude(state=AlertState.RESOLVED).order_by("pk").values("pk", "rule", "subject_id")[:BATCH])
         if not alerts:
@@ -78,6 +89,9 @@ def _resolve_stale(now) -> int:
             if case is None or not _still(a["rule"], case, now):
                 resolved += alerts_resolve_for_subject(subject_type="cases.case", subject_id=a["subject_id"],
                                                        rules=(a["rule"],))
+                if resolved >= limit:
+                    break
+    return resolved
 
 
 def _still(rule: str, case: dict, now) -> bool:
@@ -100,7 +114,7 @@ def escalation_level(*, deadline, now, calendar: WorkCalendar) -> tuple[int, int
 
 def escalate_overdue(*, now, limit: int = ESCALATE_PER_RUN) -> int:
     """Raise the supervision level of overdue open cases to what their lateness calls for, at most ``limit``
-    of them (the latest first). Levels set by hand are never lowered."""
+    of them (the most overdue first). Levels set by hand are never lowered."""
     from .services.transitions import case_escalate_overdue
 
     shortest = dt.timedelta(days=min(ESCALATION_WORKING_DAYS))

@@ -106,7 +106,10 @@ def alerts_resolve_for_subject(*, subject_type: str, subject_id: str, rules: tup
         qs = qs.filter(rule__in=rules)
     count = 0
     for alert in qs:
-        Alert.objects.filter(pk=alert.pk).update(state=AlertState.RESOLVED, resolved_at=timezone.now())
+        # Only if still unresolved: two processes resolving the same alert write one record, not two.
+        if not Alert.objects.filter(pk=alert.pk).exclude(state=AlertState.RESOLVED).update(
+                state=AlertState.RESOLVED, resolved_at=timezone.now()):
+            continue
         audit_record(actor=None, action="alert.resolve", obj=alert, changes={"state": [alert.state, "resolved"]})
         count += 1
     return count

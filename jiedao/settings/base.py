@@ -159,6 +159,8 @@ API_TOKEN_LIFETIME = timedelta(hours=12)
 # Possible duplicates of a new case: same category, within this radius, reported within this window.
 CASE_DUPLICATE_RADIUS_M = int(os.environ.get("JIEDAO_DUPLICATE_RADIUS_M", "50"))
 CASE_DUPLICATE_WINDOW_H = int(os.environ.get("JIEDAO_DUPLICATE_WINDOW_H", "48"))
+# 超期自动督办: working days past the deadline at which an open case reaches supervision levels 1, 2 and 3.
+CASE_ESCALATION_WORKING_DAYS = tuple(int(n) for n in os.environ.get("JIEDAO_ESCALATION_WORKING_DAYS", "0,2,5").split(","))
 
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=30)

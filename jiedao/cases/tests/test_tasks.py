@@ -110,18 +110,24 @@ def test_overdue_cases_are_escalated_by_working_days(cases_town, django_capture_
     assert level_at(2026, 9, 30, 16, 0) == 0
     assert level_at(2026, 9, 30, 18, 0) == 1
     assert level_at(2026, 10, 7, 12, 0) == 1  # a week late, but no working day has passed
+    assert level_at(2026, 10, 9, 16, 0) == 1  # one working day (8 October) and most of the second
+    assert level_at(2026, 10, 9, 18, 0) == 2  # two working days
     assert level_at(2026, 10, 12, 18, 0) == 2  # 8, 9, 10 (a working Saturday) and 12 October: four working days
     assert level_at(2026, 10, 16, 18, 0) == 3
     events = list(case.events.filter(action="supervise").order_by("id").values_list("actor_name", "data"))
     assert [d["level"] for _, d in events] == [1, 2, 3] and all(name.startswith("系统") for name, _ in events)
     assert AuditRecord.objects.filter(action="case.supervise", object_id=str(case.pk)).count() == 3
     assert Notification.objects.filter(recipient=t.users["department_handler"], title__contains="3级").exists()
-    # A level raised by hand stays.
+    # The system's records carry no user's request: whoever's page load ran the check.
+    record = AuditRecord.objects.filter(action="case.supervise", object_id=str(case.pk)).last()
+    assert (record.request_id, record.ip, record.actor_id) == ("system:cases.check_deadlines", "", None)
+    # A level raised by hand stays: level 2 on a case an hour late (which calls for level 1).
     other = drive_to(t, report(t, lat=31.3360, lng=121.5070, description="井盖缺失"), S.DISPATCHED)
-    step(t, other, "supervise", "dispatcher", comment="领导批示，从严督办", level=3)
+    step(t, other, "supervise", "dispatcher", comment="领导批示，从严督办", level=2)
     Case.objects.filter(pk=other.pk).update(deadline_at=timezone.now() - dt.timedelta(hours=1))
     check_deadlines()
-    assert Case.objects.get(pk=other.pk).supervision_level == 3
+    assert Case.objects.get(pk=other.pk).supervision_level == 2
+    assert other.events.filter(action="supervise").count() == 1
 
 
 def test_escalation_works_off_a_backlog_a_slice_per_run(cases_town):
@@ -131,3 +137,20 @@ def test_escalation_works_off_a_backlog_a_slice_per_run(cases_town):
     assert check_deadlines(escalate_limit=3)["escalated"] == 3
     assert check_deadlines(escalate_limit=3)["escalated"] == 2
     assert set(Case.objects.filter(pk__in=[c.pk for c in cases]).values_list("supervision_level", flat=True)) == {1}
+
+
+def test_stale_alerts_are_resolved_a_slice_per_run(cases_town):
+    t = cases_town
+    now = timezone.now()
+    cases = [report(t, lat=31.3300 + i * 0.0007, lng=121.5010, description=f"占道{i}") for i in range(5)]
+    Case.objects.filter(pk__in=[c.pk for c in cases]).update(deadline_at=now - dt.timedelta(hours=1))
+    check_deadlines(now=now, escalate_limit=0)
+    Case.objects.filter(pk__in=[c.pk for c in cases]).update(deadline_at=now + dt.timedelta(days=5))
+
+    def still_open():
+        return Alert.objects.filter(rule="case.overdue").exclude(state="resolved").count()
+
+    check_deadlines(now=now, escalate_limit=0, resolve_limit=3)
+    assert still_open() == 2
+    check_deadlines(now=now, escalate_limit=0, resolve_limit=3)
+    assert still_open() == 0
