@@ -133,7 +133,7 @@ def import_hotline_xlsx(request, file: File[UploadedFile], commit_valid_rows: bo
     """The same as an .xlsx export of the city platform (columns 工单编号, 受理时间, 来电人, …); errors name the row."""
     orders = hotline_orders_from_upload(file)
     return _hotline_answer(hotline_import(actor=request.user, subdistrict=subdistrict_of(request.user), orders=orders,
-                                          commit_valid_rows=commit_valid_rows))
+                                          commit_valid_rows=commit_valid_rows, source="xlsx"))
 
 
 def _hotline_answer(result):

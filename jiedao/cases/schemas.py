@@ -150,7 +150,7 @@ class HotlineOrderIn(Schema):
     address: str = Field("", max_length=200)
     category_code: str = Field("", max_length=16)
     category_name: str = Field("", max_length=64)
-    deadline: dt.datetime | None = None
+    deadline: dt.date | dt.datetime | None = None  # a date alone: due at the end of that day's office hours
     urgency: str = ""
     lat: float | None = None
     lng: float | None = None

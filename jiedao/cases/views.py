@@ -295,7 +295,8 @@ def hotline_import_view(request):
             if upload is None:
                 raise DomainError("hotline_invalid", _("请选择 12345 工单导出的 .xlsx 文件。"))
             result = hotline_import(actor=request.user, subdistrict=subdistrict_of(request.user),
-                                    orders=hotline_orders_from_upload(upload), commit_valid_rows=keep_valid)
+                                    orders=hotline_orders_from_upload(upload), commit_valid_rows=keep_valid,
+                                    source="xlsx")
         except DomainError as exc:
             error = exc.message
     created = list(Case.objects.visible_to(request.user).filter(number__in=result.created).select_related("category")

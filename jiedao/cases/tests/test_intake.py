@@ -326,6 +326,52 @@ def test_hotline_deadlines_run_from_the_order(cases_town, client_for):
     assert dt.datetime.fromisoformat(record.changes["deadline_at"][1]) == dt.datetime.fromisoformat(bound)
 
 
+def test_hotline_import_is_audited_once_and_checks_before_it_writes(cases_town, client_for):
+    """The import's own audit record (counts, whether it committed); an order that would fail half-way (a point in
+    an unknown coordinate system) is refused with the others before anything is written; a date-only 办结时限 is
+    due at the end of that day's office hours, and registering the case keeps it."""
+    from .test_workflow import step
+
+    t = cases_town
+    c = client_for(t.users["dispatcher"])
+    bad_point = hotline_order("P2", lat=31.33, lng=121.5, coord_system="mars")
+    r = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("P1"), bad_point]},
+               content_type="application/json")
+    assert r.status_code == 422 and r.json()["errors"][0]["order_no"] == "P2"
+    assert not Case.objects.filter(source="hotline").exists()
+    record = AuditRecord.objects.get(action="cases.hotline_import")
+    assert record.outcome == "failure" and record.changes["orders"] == [None, 2]
+    assert record.changes["committed"] == [None, False]
+    r = c.post("/api/v1/cases/import/hotline", {"orders": [hotline_order("P3", deadline="2020-10-20",
+                                                                         category_code="")]},
+               content_type="application/json")
+    case = Case.objects.get(external_id="P3")
+    assert r.status_code == 200 and case.category_id is None
+    local = timezone.localtime(case.deadline_at)
+    assert (local.date(), local.hour, local.minute) == (dt.date(2020, 10, 20), 17, 30)
+    step(t, case, "register", "dispatcher", category_id=t.category.pk)
+    case.refresh_from_db()
+    assert case.state == "registered" and timezone.localtime(case.deadline_at) == local  # the platform's, kept
+    assert AuditRecord.objects.filter(action="cases.hotline_import", outcome="success").count() == 1
+    # The same from a sheet, where the cell is a date.
+    from jiedao.cases.services.hotline import hotline_import
+
+    hotline_import(actor=t.users["dispatcher"], subdistrict=t.sub, source="xlsx",
+                   orders=[{**hotline_order("P4"), "deadline": dt.date(2020, 10, 21)}])
+    assert timezone.localtime(Case.objects.get(external_id="P4").deadline_at).time() == dt.time(17, 30)
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(cases_town, client_for):
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"<c>0</c>" * 10_000_000)  # 80 MB of cells, ~80 KB packed
+    r = client_for(cases_town.users["dispatcher"]).post(
+        "/api/v1/cases/import/hotline.xlsx", {"file": SimpleUploadedFile("h.xlsx", buf.getvalue())})
+    assert r.status_code == 400 and "解压后过大" in r.json()["message"]
+
+
 def _hotline_xlsx(*rows):
     import openpyxl
 
