@@ -343,7 +343,10 @@ def requests_view(request, fmt, sub):
             # A merged report has the status of the case it follows: those whose chain ends in the wanted status are
             # picked out before the query, so that the limit of 1,000 counts only requests that match.
             wanted = statuses.pop()
-            chains = _merge_chains(qs.filter(state=CaseState.MERGED).only("id", "state", "duplicate_of_id"))
+            # Bounded like the answer: the newest 1,000 merged reports of the window (an anonymous query may ask
+            # for any window; more merged reports than that in it would only make older ones drop out).
+            chains = _merge_chains(qs.filter(state=CaseState.MERGED).only("id", "state", "duplicate_of_id")
+                                   .order_by("-reported_at")[:MAX_RESULTS])
             following = [pk for pk, chain in chains.items() if _status(chain[-1]) == wanted]
             own = Q(state__in=OPEN_STATES) if wanted == "open" else ~Q(state__in=[*OPEN_STATES, CaseState.MERGED])
             qs = qs.filter(own | Q(pk__in=following))
