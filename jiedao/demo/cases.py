@@ -89,9 +89,14 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
                 photos=(_photo(seed * 1000 + n),) if n % 4 == 0 else ()))
             made += 1
             age_days = (real_now - start).days
-            # Older cases are further along; some stay stuck to make the queues and overdue lists real.
-            stop = rnd.choice(["reported", "registered", "dispatched", "accepted", "handled", "verified"]) \
-                if age_days < 6 else rnd.choice(["closed"] * 7 + ["accepted", "dispatched", "handled"])
+            # Older cases are further along; a few stay stuck to make the queues, overdue lists and automatic
+            # supervision real (a third of two months' cases stuck made the supervision list the whole queue).
+            if age_days < 6:
+                stop = rnd.choice(["reported", "registered", "dispatched", "accepted", "handled", "verified"])
+            elif age_days < 20:
+                stop = rnd.choice(["closed"] * 7 + ["accepted", "dispatched", "handled"])
+            else:
+                stop = rnd.choice(["closed"] * 24 + ["accepted"])
             steps = [("register", disp, {}), ("dispatch", disp, {"lead_department_id": cg.pk}),
                      ("accept", dept, {}), ("feedback", dept, {"comment": "已安排人员现场处置完毕"}),
                      ("verify", gw, {}), ("close", disp, {})]
