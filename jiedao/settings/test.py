@@ -22,5 +22,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # database's one connection to every request thread, and two threads on one sqlite3 connection deadlock the
     # interpreter when one holds SQLite's mutex inside a Python SQL function (django_datetime_trunc and the like)
     # waiting for the GIL while the other holds the GIL waiting for the mutex to bind its parameters; the CI run
-    # of 2026-11-26 hung that way. With a file each thread opens its own connection. xdist appends the worker.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-jiedao.sqlite3")}  # noqa: F405
+    # of 2026-11-26 hung that way. With a file each thread opens its own connection. xdist appends the worker;
+    # the process id keeps two runs at once (two checkouts' `make test`, an editor's run beside CI) apart — they
+    # shared the file and failed with "disk I/O error".
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-jiedao-{os.getpid()}.sqlite3")}  # noqa: F405
