@@ -59,8 +59,12 @@ class CaseCategoryAdmin(AuditedAdmin):
         if db_field.name == "default_department":
             kwargs["queryset"] = db_field.related_model.objects.filter(kind=OrgUnitKind.DEPARTMENT).order_by("path")
         elif db_field.name == "parent":
-            kwargs["queryset"] = CaseCategory.objects.filter(parent__isnull=True, is_leaf=False)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+            kwargs["queryset"] = CaseCategory.objects.filter(parent__isnull=True, is_leaf=False).order_by("kind", "code")
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "parent" and field is not None:
+            # 部件 and 事件 majors share codes (01 市政公用设施 / 01 市政公用设施类): the kind tells them apart.
+            field.label_from_instance = lambda c: f"{c.get_kind_display()} · {c.code} {c.name}"
+        return field
 
     @transaction.atomic
     def save_model(self, request, obj, form, change):
@@ -100,7 +104,7 @@ class AlarmSourceAdmin(AuditedAdmin):
 
 def _new_secret(request, source) -> str:
     raw = secrets.token_urlsafe(32)
-    messages.warning(request, _("%(code)s 的签名密钥（仅显示一次，请转交设备平台）：%(secret)s")
+    messages.warning(request, _("签名密钥（设备源 %(code)s，仅显示一次，请转交设备平台）：%(secret)s")
                      % {"code": source.code, "secret": raw})
     return raw
 

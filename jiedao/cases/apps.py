@@ -11,6 +11,11 @@ class CasesConfig(AppConfig):
 
         register_rule(AlertRule("case.overdue", "案件超期", "critical"))
         register_rule(AlertRule("case.near_deadline", "案件临近时限", "warning"))
+        from django.urls import reverse
+
+        from jiedao.kernel.alerts import register_subject_url
+
+        register_subject_url("cases.case", lambda pk: reverse("cases:detail", args=[pk]) if pk.isdigit() else "")
 
         from django.db.models.signals import post_delete, post_save
 

@@ -20,12 +20,13 @@ class CaseCategory(models.Model):
     """
 
     subdistrict = models.ForeignKey("kernel.Subdistrict", on_delete=models.CASCADE, related_name="+")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children",
+                               verbose_name=_("所属大类"))
     kind = models.CharField(_("类型"), max_length=16, choices=CategoryKind.choices)
     code = models.CharField(_("编码"), max_length=16)
     legacy_code = models.CharField(_("旧标准编码"), max_length=8, blank=True, db_index=True)
     name = models.CharField(_("名称"), max_length=64)
-    is_leaf = models.BooleanField(default=True)
+    is_leaf = models.BooleanField(_("小类"), default=True)
     default_department = models.ForeignKey("kernel.OrgUnit", null=True, blank=True, on_delete=models.SET_NULL,
                                            related_name="+", verbose_name=_("默认处置部门"))
     urgent_hours = models.FloatField(_("紧急处置时限（工作小时）"), null=True, blank=True)
@@ -214,10 +215,15 @@ class AlarmSource(models.Model):
     code = models.CharField(_("设备源编码"), max_length=64, unique=True)
     name = models.CharField(_("名称"), max_length=128)
     secret = EncryptedTextField(_("签名密钥"))
-    category_map = models.JSONField(_("告警类型→案件类别编码"), default=dict, blank=True)
-    active = models.BooleanField(default=True)
+    category_map = models.JSONField(_("告警类型→案件类别编码"), default=dict, blank=True,
+                                    help_text=_('例如 {"manhole_open": "01005", "fire_lane": "06030"}：设备平台的告警类型对应的案件类别编码'))
+    active = models.BooleanField(_("启用"), default=True)
 
     objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("告警设备源")
+        verbose_name_plural = _("告警设备源")
 
     def __str__(self) -> str:
         return self.name

@@ -39,7 +39,10 @@ def case_list(*, user, state: str = "", category_id: int | None = None, grid_id:
     if supervised:
         qs = qs.filter(supervision_level__gt=0)
     if q:
-        qs = qs.filter(Q(number__startswith=q.strip()) | Q(title__icontains=q) | Q(address__icontains=q))
+        q = q.strip()
+        # The case number, a 12345 order or device alarm number (external_id), the title or the address.
+        qs = qs.filter(Q(number__startswith=q) | Q(external_id__startswith=q) | Q(title__icontains=q)
+                       | Q(address__icontains=q))
     if department_id:
         qs = qs.distinct()
     ordering = {"deadline": ("deadline_at", "id"), "newest": ("-reported_at", "-id")}.get(order, ("deadline_at", "id"))

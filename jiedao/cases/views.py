@@ -49,8 +49,9 @@ def _departments(user):
 
 def _filter_form(request):
     grids = Grid.objects.visible_to(request.user).order_by("code")
-    # With no filters chosen the console shows the open cases: that is the dispatcher's work.
-    data = request.GET if request.GET else {"state": "open"}
+    # With no filters chosen the console shows the open cases: that is the dispatcher's work. (The page number is
+    # no filter: paging on keeps to the open cases.)
+    data = request.GET if set(request.GET) - {"page"} else {**request.GET.dict(), "state": "open"}
     form = FilterForm(data, grids=grids, departments=_departments(request.user))
     filters = {k: v for k, v in (form.cleaned_data if form.is_valid() else {}).items() if v not in (None, "", False)}
     return form, filters

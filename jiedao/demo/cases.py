@@ -9,6 +9,7 @@ import random
 from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
@@ -129,11 +130,28 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
                 case_transition(actor=users["demo-leader"], case=case, action="supervise", expected_version=case.version,
                                 comment="请加快处置进度")
     made += _merged_reports(sub, disp)
+    return made
+
+
+def deadlines_settled() -> None:
+    """After every chapter's demo: what the deadline check finds in this history (alerts, 超期自动督办), raised now
+    rather than at the first page, and the simulated months' notifications marked as seen."""
     from jiedao.cases.tasks import check_deadlines
 
-    # What the deadline check finds in this history (alerts, 超期自动督办), raised now rather than at the first page.
     check_deadlines(escalate_limit=1000)
-    return made
+    # After the notifications, which are written when the demo's transaction commits.
+    transaction.on_commit(_history_read)
+
+
+def _history_read(unread: int = 5) -> None:
+    """The simulated months' notifications were seen at the time: each user keeps only the newest few unread."""
+    from jiedao.kernel.models import Notification
+
+    for user_id in Notification.objects.filter(read_at=None).values_list("recipient_id", flat=True).distinct():
+        keep = Notification.objects.filter(recipient_id=user_id, read_at=None).order_by("-created_at", "-id") \
+            .values_list("id", flat=True)[:unread]
+        Notification.objects.filter(recipient_id=user_id, read_at=None).exclude(id__in=list(keep)) \
+            .update(read_at=timezone.now())
 
 
 def _merged_reports(sub, disp) -> int:

@@ -263,6 +263,9 @@ def load(*, seed: int = 2020, size: DemoSize | None = None, password: str | None
 
     load_streets(sub=sub, units=units, users=users, seed=seed)
     check_missed(lookback_days=14)
+    from .cases import deadlines_settled
+
+    deadlines_settled()
     audit_record(actor=None, action="demo.load", obj=sub, changes={"cases": [None, cases_made], "inspections": [None, inspections_made],
         "grids": [None, len(grids)], "compounds": [None, len(compounds)], "buildings": [None, len(buildings)],
         "premises": [None, len(premises)], "people": [None, len(people)], "seed": [None, seed]})

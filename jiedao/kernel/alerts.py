@@ -37,6 +37,18 @@ def rules() -> dict[str, AlertRule]:
 
 register_rule(AlertRule("calendar.year_unknown", "节假日数据缺失", "warning"))
 
+_SUBJECT_URLS: dict[str, object] = {}
+
+
+def register_subject_url(subject_type: str, url_for) -> None:
+    """Chapter apps say where an alert's subject is shown (``url_for(subject_id) -> str``): the alert links to it."""
+    _SUBJECT_URLS[subject_type] = url_for
+
+
+def alert_subject_url(alert) -> str:
+    url_for = _SUBJECT_URLS.get(alert.subject_type)
+    return url_for(alert.subject_id) if url_for and alert.subject_id else ""
+
 
 def alert_raise(**kwargs) -> Alert:
     """Raise an alert unless one is already unresolved for the same rule and subject (idempotent)."""

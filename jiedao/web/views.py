@@ -7,10 +7,12 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from jiedao.kernel import alerts as alert_services
 from jiedao.kernel import selectors as kernel_selectors
+from jiedao.kernel.alerts import alert_subject_url
 from jiedao.kernel.auth import AuthError, auth_check_credentials, auth_record_login, auth_record_logout
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.exporting import audit_export
@@ -57,6 +59,8 @@ def home(request):
 def alerts(request):
     qs = kernel_selectors.alert_list(user=request.user, state=request.GET.get("state", ""))
     page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    for alert in page:
+        alert.subject_url = alert_subject_url(alert)
     return render(request, "web/alerts.html", {"page": page, "state": request.GET.get("state", "")})
 
 
@@ -70,6 +74,8 @@ def alert_action(request, alert_id: int, action: str):
         service(actor=request.user, alert=alert)
     except DomainError as exc:
         messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已确认预警。") if action == "acknowledge" else _("已解除预警。"))
     return redirect("web:alerts")
 
 

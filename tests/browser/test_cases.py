@@ -425,7 +425,7 @@ def test_dispatcher_imports_12345_orders(cases_town, open_session, tmp_path):
     page.check("input[name=commit_valid_rows]")
     with page.expect_navigation():
         page.get_by_role("button", name="上传并导入").click()
-    expect(report).to_contain_text("已立案 1 件")
+    expect(report).to_contain_text("已生成案件 1 件")
     case = Case.objects.get(source="hotline", external_id="SH001")
     expect(page.locator("[data-testid=import-created]")).to_contain_text(case.number)
     assert "13900001111" not in page.content()

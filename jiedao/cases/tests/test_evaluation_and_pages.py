@@ -179,6 +179,48 @@ def test_the_case_page_shows_possible_duplicates_side_by_side(cases_town, client
         .content.decode()
 
 
+def test_console_copes_with_cases_without_a_grid_and_keeps_its_default_when_paging(cases_town, client_for):
+    """A 12345 order with only an address has no grid: the console shows "—" (it answered 500). Paging without
+    filters keeps to the open cases; the search finds an order by its number."""
+    from jiedao.cases.services.intake import Intake, case_report
+
+    t = cases_town
+    order = case_report(actor=None, subdistrict_id=t.sub.pk, intake=Intake(
+        source="hotline", description="路灯不亮", address="政立路100号", external_id="SH20261127000009",
+        category=t.category))
+    assert order.grid_id is None
+    closed = drive_to(t, report(t, lat=31.3360, lng=121.5070, description="井盖缺失"), "closed")
+    c = client_for(t.users["dispatcher"])
+    for url in ("/cases/", "/cases/?page=1", "/cases/?q=SH2026112700", f"/cases/?q={order.number}"):
+        r = c.get(url)
+        assert r.status_code == 200, url
+        html = r.content.decode()
+        assert order.number in html, url
+        assert closed.number not in html, url  # the open cases, also on a page of its own
+    assert closed.number in c.get("/cases/?state=closed&page=1").content.decode()
+
+
+def test_supervision_levels_on_the_case_page(cases_town, client_for):
+    t = cases_town
+    case = drive_to(t, report(t), "dispatched")
+    step(t, case, "supervise", "leader", comment="请加快处置", level=2)
+    html = client_for(t.users["leader"]).get(f"/cases/{case.pk}/").content.decode()
+    form = html[html.index('data-action="supervise"'):]
+    form = form[:form.index("</form>")]
+    assert 'value="1"' not in form and 'value="2"' not in form and 'value="3"' in form  # only upwards
+    assert "督办（2级）" in html
+
+
+def test_an_inspection_findings_reference_is_not_shown(cases_town, client_for):
+    from jiedao.cases.services.intake import case_report_finding
+
+    t = cases_town
+    case, _created = case_report_finding(actor=None, subdistrict=t.sub, finding_ref="inspection:100:item:clean",
+                                         category=t.category, description="卫生死角", lat=31.335, lng=121.505)
+    html = client_for(t.users["dispatcher"]).get(f"/cases/{case.pk}/").content.decode()
+    assert "inspection:100" not in html
+
+
 def test_the_phone_report_form_works_without_script(cases_town, other_town, client_for):
     """The no-script path of /cases/field/report/ (the script posts to the API): a category of the worker's own
     sub-district is taken, another one's is refused on the page and nothing is created."""

@@ -414,7 +414,7 @@ def test_hotline_import_page(cases_town, client_for):
     page = c.post("/cases/import/hotline/", {"file": SimpleUploadedFile("h.xlsx", template.content)})
     html = page.content.decode()
     case = Case.objects.get(external_id="SH2026112700001")
-    assert page.status_code == 200 and case.number in html and "已立案 1 件" in html
+    assert page.status_code == 200 and case.number in html and "已生成案件 1 件" in html
     assert case.deadline_at == dt.datetime(2026, 12, 2, 17, 0, tzinfo=timezone.get_current_timezone())
     assert "13900000000" not in html
     bad = _hotline_xlsx(["Y1", "2020-10-09 09:00:00", "", "", "路灯不亮", "", "01037"], ["Y2", "", "", "", "", "", ""])

@@ -55,8 +55,13 @@ def test_dispatcher_sees_overdue_alerts(cases_town, client_for):
     case = report(t)
     Case.objects.filter(pk=case.pk).update(deadline_at=timezone.now() - dt.timedelta(hours=1))
     check_deadlines()
-    page = client_for(t.users["dispatcher"]).get("/alerts/").content.decode()
+    c = client_for(t.users["dispatcher"])
+    page = c.get("/alerts/").content.decode()
     assert case.number in page and "超过处置时限" in page
+    assert f'href="/cases/{case.pk}/"' in page  # the alert opens its case
+    alert = Alert.objects.get(subject_id=str(case.pk), rule="case.overdue")
+    r = c.post(f"/alerts/{alert.pk}/resolve/", follow=True)
+    assert "已解除预警" in r.content.decode()
 
 
 def test_alerts_go_when_the_case_no_longer_needs_them(cases_town):
