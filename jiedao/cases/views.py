@@ -149,6 +149,10 @@ def case_act(request, case_id: int, action: str):
     if post.get("until"):
         data["until"] = post["until"]
     try:
+        if action == "feedback" and not request.FILES.getlist("photos"):
+            # The department's word that the work is done comes with the site as it is now: the grid worker checks
+            # against it. (The API leaves this to its clients.)
+            raise DomainError("photo_required", _("请上传处置后的现场照片。"))
         version = int(post.get("version", ""))
         case_transition(actor=request.user, case=case, action=action, expected_version=version,
                         comment=post.get("comment", ""), photos=request.FILES.getlist("photos"), **data)

@@ -108,9 +108,14 @@ def test_web_transition_with_photo_and_stale_form(cases_town, client_for):
                                                "photos": [SimpleUploadedFile("f.jpg", jpeg())]})
     assert r.status_code == 302
     assert CasePhoto.objects.filter(case=case, stage="feedback").count() == 1
-    again = c.post(f"/cases/{case.pk}/feedback/", {"version": case.version, "comment": "重复提交"}, follow=True)
+    again = c.post(f"/cases/{case.pk}/feedback/", {"version": case.version, "comment": "重复提交",
+                                                   "photos": [SimpleUploadedFile("f.jpg", jpeg())]}, follow=True)
     assert "已被他人更新" in again.content.decode() or "不能执行" in again.content.decode()
     assert Case.objects.get(pk=case.pk).state == "handled"
+    # Feedback on the page comes with a photo of the site.
+    other = drive_to(t, report(t, lat=31.3360, lng=121.5070, description="井盖缺失"), "accepted")
+    r = c.post(f"/cases/{other.pk}/feedback/", {"version": other.version, "comment": "已处置"}, follow=True)
+    assert "请上传处置后的现场照片" in r.content.decode() and Case.objects.get(pk=other.pk).state == "accepted"
 
 
 def test_inbox_and_field_pages(cases_town, client_for):
