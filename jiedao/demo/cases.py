@@ -133,14 +133,43 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
     return made
 
 
-def deadlines_settled() -> None:
-    """After every chapter's demo: what the deadline check finds in this history (alerts, 超期自动督办), raised now
-    rather than at the first page, and the simulated months' notifications marked as seen."""
+def deadlines_settled(*, sub, units, users, seed: int = 2020) -> None:
+    """After every chapter's demo: the inspection findings handled as the centre would have handled them, what
+    the deadline check finds in this history (alerts, 超期自动督办) raised now rather than at the first page, and
+    the simulated months' notifications marked as seen."""
     from jiedao.cases.tasks import check_deadlines
 
+    _findings_handled(sub, units, users, random.Random(seed + 7))
     check_deadlines(escalate_limit=1000)
     # After the notifications, which are written when the demo's transaction commits.
     transaction.on_commit(_history_read)
+
+
+def _findings_handled(sub, units, users, rnd) -> None:
+    """The cases the inspection history opened went their way through the centre and the departments: all but the
+    last days' are closed, the recent ones spread over the workflow (each step at its time in the history)."""
+    disp, dept, gw = users["demo-dispatcher"], users["demo-department"], users["demo-grid-worker"]
+    cg = units["dept-cg"]
+    gw_grids = set(gw.grid_assignments.values_list("grid_id", flat=True))
+    real_now = timezone.now()
+    steps = [("register", disp, {}), ("dispatch", disp, {"lead_department_id": cg.pk}), ("accept", dept, {}),
+             ("feedback", dept, {"comment": "已按巡查意见整改完毕"}), ("verify", None, {}), ("close", disp, {})]
+    targets = ["registered", "dispatched", "accepted", "handled", "verified", "closed"]
+    for case in Case.objects.filter(subdistrict=sub, source="inspection", state="reported").order_by("reported_at"):
+        age_days = (real_now - case.reported_at).days
+        if age_days < 2 or case.category_id is None:
+            continue
+        stop = "closed" if age_days > 10 else rnd.choice(targets[1:])
+        clock = [case.reported_at]
+        with mock.patch("django.utils.timezone.now", lambda clock=clock: clock[0]):
+            for (action, actor, data), target in zip(steps, targets):
+                clock[0] = clock[0] + dt.timedelta(hours=rnd.uniform(0.5, 20 if action == "feedback" else 5))
+                if clock[0] > real_now:
+                    break
+                actor = actor or (gw if case.grid_id in gw_grids else disp)
+                case = case_transition(actor=actor, case=case, action=action, expected_version=case.version, **data)
+                if target == stop:
+                    break
 
 
 def _history_read(unread: int = 5) -> None:
