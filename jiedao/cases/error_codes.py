@@ -14,6 +14,7 @@ class CaseErrorCode(StrEnum):
     TOO_MANY_PHOTOS = "too_many_photos"
     PHOTO_TOO_LARGE = "photo_too_large"
     PHOTO_INVALID = "photo_invalid"
+    PHOTO_REQUIRED = "photo_required"
     POSTPONE_NOT_REQUESTED = "postpone_not_requested"
     POSTPONE_DATE_INVALID = "postpone_date_invalid"
     DUPLICATE_TARGET_INVALID = "duplicate_target_invalid"

@@ -15,7 +15,7 @@ class FilterForm(forms.Form):
     source = forms.ChoiceField(label=_("来源"), required=False, choices=[("", _("全部"))] + list(CaseSource.choices))
     overdue = forms.BooleanField(label=_("仅超期"), required=False)
     supervised = forms.BooleanField(label=_("仅督办"), required=False)
-    q = forms.CharField(label=_("编号/标题/地址"), required=False, max_length=64)
+    q = forms.CharField(label=_("编号/工单号/标题/地址"), required=False, max_length=64)
 
     def __init__(self, *args, grids=(), departments=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -41,7 +41,7 @@ def case_list(*, user, state: str = "", category_id: int | None = None, grid_id:
     if q:
         q = q.strip()
         # The case number, a 12345 order or device alarm number (external_id), the title or the address.
-        qs = qs.filter(Q(number__startswith=q) | Q(external_id__startswith=q) | Q(title__icontains=q)
+        qs = qs.filter(Q(number__startswith=q) | Q(external_id__istartswith=q) | Q(title__icontains=q)
                        | Q(address__icontains=q))
     if department_id:
         qs = qs.distinct()

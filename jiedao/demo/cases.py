@@ -155,7 +155,9 @@ def _findings_handled(sub, units, users, rnd) -> None:
     steps = [("register", disp, {}), ("dispatch", disp, {"lead_department_id": cg.pk}), ("accept", dept, {}),
              ("feedback", dept, {"comment": "已按巡查意见整改完毕"}), ("verify", None, {}), ("close", disp, {})]
     targets = ["registered", "dispatched", "accepted", "handled", "verified", "closed"]
-    for case in Case.objects.filter(subdistrict=sub, source="inspection", state="reported").order_by("reported_at"):
+    # Ties broken by id: the failed items of one inspection share its time, and the seed must give the same data.
+    for case in Case.objects.filter(subdistrict=sub, source="inspection", state="reported").order_by("reported_at",
+                                                                                                     "id"):
         age_days = (real_now - case.reported_at).days
         if age_days < 2 or case.category_id is None:
             continue
@@ -176,7 +178,8 @@ def _history_read(unread: int = 5) -> None:
     """The simulated months' notifications were seen at the time: each user keeps only the newest few unread."""
     from jiedao.kernel.models import Notification
 
-    for user_id in Notification.objects.filter(read_at=None).values_list("recipient_id", flat=True).distinct():
+    for user_id in Notification.objects.filter(read_at=None).order_by().values_list("recipient_id", flat=True) \
+            .distinct():
         keep = Notification.objects.filter(recipient_id=user_id, read_at=None).order_by("-created_at", "-id") \
             .values_list("id", flat=True)[:unread]
         Notification.objects.filter(recipient_id=user_id, read_at=None).exclude(id__in=list(keep)) \

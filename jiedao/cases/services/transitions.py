@@ -262,12 +262,13 @@ assert set(HANDLERS) == {r.action for r in workflow.TRANSITIONS}
 
 @transaction.atomic
 def case_transition(*, actor, case: Case, action: str, expected_version: int, comment: str = "", photos=(),
-                    system: bool = False, actor_label: str = "", **data) -> Case:
+                    system: bool = False, actor_label: str = "", photos_required: bool = False, **data) -> Case:
     """Apply one workflow action; the only writer of Case.state.
 
     ``expected_version`` is the version the caller saw: if the case changed since, nothing is written (409).
     ``system=True`` is for the engine's own callers (the public follow-up page, the deadline check); it skips the
-    capability check. ``actor_label``: who the timeline shows when there is no user.
+    capability check. ``actor_label``: who the timeline shows when there is no user. ``photos_required``: the
+    caller's form asks for a photo (the case page's feedback); checked after who may act and whether they may now.
     """
     locked = Case.objects.select_for_update().filter(pk=case.pk).first()
     if locked is None:
@@ -290,6 +291,8 @@ def case_transition(*, actor, case: Case, action: str, expected_version: int, co
             raise PermissionDeniedError(guard.code, str(guard.message), capability=rule.capability, obj=locked,
                                         actor=actor)
         raise DomainError(guard.code, str(guard.message), status=guard.status)
+    if photos_required and not photos:
+        raise DomainError(CaseErrorCode.PHOTO_REQUIRED, _("请上传处置后的现场照片。"), fields={"photos": _("请上传照片。")})
     checked = check_photos(photos)
     # Phone and ID numbers typed into a comment are kept masked: the comment is shown to every reader of the case,
     # sent by SMS and audited; the reporter's own number is on the case, revealed with a reason.

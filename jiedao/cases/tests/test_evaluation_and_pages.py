@@ -116,6 +116,9 @@ def test_web_transition_with_photo_and_stale_form(cases_town, client_for):
     other = drive_to(t, report(t, lat=31.3360, lng=121.5070, description="井盖缺失"), "accepted")
     r = c.post(f"/cases/{other.pk}/feedback/", {"version": other.version, "comment": "已处置"}, follow=True)
     assert "请上传处置后的现场照片" in r.content.decode() and Case.objects.get(pk=other.pk).state == "accepted"
+    # Who may not act is refused as such (403, audited), photo or not.
+    assert client_for(t.users["dispatcher"]).post(f"/cases/{other.pk}/feedback/", {
+        "version": other.version, "comment": "已处置"}).status_code == 403
 
 
 def test_inbox_and_field_pages(cases_town, client_for):
