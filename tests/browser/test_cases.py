@@ -433,6 +433,39 @@ def test_dispatcher_imports_12345_orders(cases_town, open_session, tmp_path):
     s.problems.assert_none()
 
 
+def test_dispatcher_follows_and_resolves_an_overdue_alert(cases_town, open_session):
+    """/alerts/: the overdue case's alert opens the case; 解除 asks first, and does nothing when declined."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from jiedao.cases.tasks import check_deadlines
+    from jiedao.kernel.models import Alert
+
+    town = cases_town
+    case = _report(town, category=town.category)
+    Case.objects.filter(pk=case.pk).update(deadline_at=timezone.now() - dt.timedelta(hours=2))
+    check_deadlines(escalate_limit=0)
+    s = open_session(DESKTOP)
+    s.login(town.users["dispatcher"])
+    page = s.page
+    s.goto("/alerts/")
+    row = page.locator("tr", has_text=case.number)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    row.get_by_role("button", name="解除").click()
+    assert Alert.objects.get(subject_id=str(case.pk), rule="case.overdue").state != "resolved"
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        row.get_by_role("button", name="解除").click()
+    _success(page, "已解除预警。")
+    assert Alert.objects.get(subject_id=str(case.pk), rule="case.overdue").state == "resolved"
+    s.goto("/alerts/")
+    with page.expect_navigation():
+        page.get_by_role("link", name=re.compile(case.number)).click()
+    assert page.url.endswith(f"/cases/{case.pk}/")
+    s.problems.assert_none()
+
+
 def test_resident_reports_without_signing_in(cases_town, open_session, tmp_path):
     town = cases_town
     s = open_session(PHONE, mobile=True)
