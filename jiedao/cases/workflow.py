@@ -46,7 +46,6 @@ class Action(StrEnum):
 class Guard:
     """A condition ``check(actor, case)``, and the error when it does not hold."""
 
-    name: str
     check: Callable
     code: str
     message: str
@@ -60,8 +59,7 @@ def _department_in_step(*states: str) -> Guard:
         units = user_scope(actor).org_unit_ids if actor is not None else ()
         return case.assignments.filter(department_id__in=units, state__in=states).exists()
 
-    return Guard(f"department_assignment_in({', '.join(states)})", check, CaseErrorCode.NOT_ASSIGNED,
-                 _("本部门不是该案件的处置部门，或当前不能执行此操作。"), 403)
+    return Guard(check, CaseErrorCode.NOT_ASSIGNED, _("本部门不是该案件的处置部门，或当前不能执行此操作。"), 403)
 
 
 def _postponement_pending(actor, case) -> bool:
@@ -80,9 +78,9 @@ def _rated_once_handled(actor, case) -> bool:
 DEPARTMENT_DISPATCHED = _department_in_step(AS.DISPATCHED)
 DEPARTMENT_ACCEPTED = _department_in_step(AS.ACCEPTED)
 DEPARTMENT_ON_IT = _department_in_step(AS.DISPATCHED, AS.ACCEPTED)
-POSTPONEMENT_PENDING = Guard("postponement_pending", _postponement_pending, CaseErrorCode.POSTPONE_NOT_REQUESTED,
+POSTPONEMENT_PENDING = Guard(_postponement_pending, CaseErrorCode.POSTPONE_NOT_REQUESTED,
                              _("该案件没有待审批的延期申请。"), 400)
-MERGED_CASE_CLOSED = Guard("merged_case_closed", _rated_once_handled, CaseErrorCode.TRANSITION_NOT_ALLOWED,
+MERGED_CASE_CLOSED = Guard(_rated_once_handled, CaseErrorCode.TRANSITION_NOT_ALLOWED,
                            _("合并办理的案件尚未办结，办结后可以评价。"), 409)
 
 
