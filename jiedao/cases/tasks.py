@@ -49,7 +49,7 @@ def check_deadlines(*, now=None, escalate_limit: int = ESCALATE_PER_RUN, resolve
 
 
 def _check_deadlines(now, escalate_limit: int, resolve_limit: int) -> dict:
-    _resolve_stale(now, resolve_limit)
+    _resolve_stale(now, resolve_limit)  # first: a "due soon" alert of a case now overdue goes before "overdue" comes
     raised = {"overdue": 0, "near_deadline": 0}
     open_cases = Case.objects.filter(state__in=OPEN_STATES, deadline_at__isnull=False)
     for rule, qs in (("case.overdue", open_cases.filter(deadline_at__lt=now)),
@@ -64,9 +64,6 @@ def _check_deadlines(now, escalate_limit: int, resolve_limit: int) -> dict:
                 if _dedup_key(rule, case) in have:
                     continue
                 raised[rule.split(".")[1]] += _raise(rule, case)
-                if rule == "case.overdue":  # "due soon" is over
-                    alerts_resolve_for_subject(subject_type="cases.case", subject_id=str(case.pk),
-                                               rules=("case.near_deadline",))
     raised["escalated"] = escalate_overdue(now=now, limit=escalate_limit)
     return raised
 
