@@ -45,6 +45,17 @@ def _photo(seed: int) -> SimpleUploadedFile:
     return SimpleUploadedFile(f"demo-{seed}.jpg", buf.getvalue(), content_type="image/jpeg")
 
 
+TARGETS = ["registered", "dispatched", "accepted", "handled", "verified", "closed"]
+
+
+def _steps(users, units, checker, feedback: str) -> list:
+    """The main path (GOV-2) as the demo's people walk it, one step per state in ``TARGETS``; ``checker`` verifies."""
+    disp, dept = users["demo-dispatcher"], users["demo-department"]
+    return [("register", disp, {}), ("dispatch", disp, {"lead_department_id": units["dept-cg"].pk}),
+            ("accept", dept, {}), ("feedback", dept, {"comment": feedback}), ("verify", checker, {}),
+            ("close", disp, {})]
+
+
 def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: int = 2020, count: int = 260) -> int:
     departments = {name: units[code] for name, code in DEPARTMENT_FOR.items() if code in units}
     categories_load(actor=None, subdistrict=sub, departments=departments, urgent_hours=4, normal_days=3)
@@ -59,7 +70,6 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
     grids = list(Grid.objects.filter(subdistrict=sub))
     buildings = list(Building.objects.filter(subdistrict=sub).exclude(lat=None).values_list("lat", "lng"))
     gw, disp, dept = users["demo-grid-worker"], users["demo-dispatcher"], users["demo-department"]
-    cg = units["dept-cg"]
     gw_grids = set(gw.grid_assignments.values_list("grid_id", flat=True))
     real_now = timezone.now()
     made = 0
@@ -98,16 +108,11 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
                 stop = rnd.choice(["closed"] * 7 + ["accepted", "dispatched", "handled"])
             else:
                 stop = rnd.choice(["closed"] * 24 + ["accepted"])
-            steps = [("register", disp, {}), ("dispatch", disp, {"lead_department_id": cg.pk}),
-                     ("accept", dept, {}), ("feedback", dept, {"comment": "已安排人员现场处置完毕"}),
-                     ("verify", gw, {}), ("close", disp, {})]
-            targets = ["registered", "dispatched", "accepted", "handled", "verified", "closed"]
             if stop == "reported":
                 continue
             # The grid worker verifies in their own grids; elsewhere the centre verifies (by video or phone).
             checker = gw if case.grid_id in gw_grids else disp
-            steps[4] = ("verify", checker, {})
-            for (action, actor, data), target in zip(steps, targets):
+            for (action, actor, data), target in zip(_steps(users, units, checker, "已安排人员现场处置完毕"), TARGETS):
                 clock[0] = clock[0] + dt.timedelta(hours=rnd.uniform(0.3, 30 if action == "feedback" else 6))
                 if clock[0] > real_now:
                     break
@@ -148,27 +153,23 @@ def deadlines_settled(*, sub, units, users, seed: int = 2020) -> None:
 def _findings_handled(sub, units, users, rnd) -> None:
     """The cases the inspection history opened went their way through the centre and the departments: all but the
     last days' are closed, the recent ones spread over the workflow (each step at its time in the history)."""
-    disp, dept, gw = users["demo-dispatcher"], users["demo-department"], users["demo-grid-worker"]
-    cg = units["dept-cg"]
+    disp, gw = users["demo-dispatcher"], users["demo-grid-worker"]
     gw_grids = set(gw.grid_assignments.values_list("grid_id", flat=True))
     real_now = timezone.now()
-    steps = [("register", disp, {}), ("dispatch", disp, {"lead_department_id": cg.pk}), ("accept", dept, {}),
-             ("feedback", dept, {"comment": "已按巡查意见整改完毕"}), ("verify", None, {}), ("close", disp, {})]
-    targets = ["registered", "dispatched", "accepted", "handled", "verified", "closed"]
     # Ties broken by id: the failed items of one inspection share its time, and the seed must give the same data.
     for case in Case.objects.filter(subdistrict=sub, source="inspection", state="reported").order_by("reported_at",
                                                                                                      "id"):
         age_days = (real_now - case.reported_at).days
         if age_days < 2 or case.category_id is None:
             continue
-        stop = "closed" if age_days > 10 else rnd.choice(targets[1:])
+        stop = "closed" if age_days > 10 else rnd.choice(TARGETS[1:])
         clock = [case.reported_at]
+        checker = gw if case.grid_id in gw_grids else disp
         with mock.patch("django.utils.timezone.now", lambda clock=clock: clock[0]):
-            for (action, actor, data), target in zip(steps, targets):
+            for (action, actor, data), target in zip(_steps(users, units, checker, "已按巡查意见整改完毕"), TARGETS):
                 clock[0] = clock[0] + dt.timedelta(hours=rnd.uniform(0.5, 20 if action == "feedback" else 5))
                 if clock[0] > real_now:
                     break
-                actor = actor or (gw if case.grid_id in gw_grids else disp)
                 case = case_transition(actor=actor, case=case, action=action, expected_version=case.version, **data)
                 if target == stop:
                     break
