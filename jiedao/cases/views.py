@@ -26,10 +26,12 @@ from jiedao.places.models import Grid
 
 from . import selectors
 from .choices import OPEN_STATES, CaseSource, CaseState, PhotoStage
+from .error_codes import CaseErrorCode
 from .evaluation import DIMENSIONS, evaluation
 from .forms import FilterForm, PublicReportForm, ReportForm
 from .models import Case, CaseCategory, CasePhoto
 from .services import case_transition
+from .services.hotline import XLSX_COLUMNS, hotline_import, hotline_orders_from_upload
 from .services.intake import Intake, case_report
 from .services.transitions import case_follow_up_public
 from .tasks import check_deadlines_throttled
@@ -207,7 +209,7 @@ def field_report(request):
         d = form.cleaned_data
         try:
             if photo_required and not request.FILES.getlist("photos"):
-                raise DomainError("photo_required", _("请至少拍一张现场照片。"))
+                raise DomainError(CaseErrorCode.PHOTO_REQUIRED, _("请至少拍一张现场照片。"))
             case = case_report(actor=request.user, subdistrict_id=subdistrict_id_of(request.user), intake=Intake(
                 source=CaseSource.GRID_WORKER if "grid_worker" in user_scope(request.user).roles else CaseSource.STAFF,
                 description=d["description"], category_id=d.get("category_id"), lat=d.get("lat"), lng=d.get("lng"),
@@ -280,16 +282,11 @@ def evaluation_export(request):
     for i, r in enumerate(rows, start=1):
         ws.write_row(i, 0, ["" if r[k] is None else r[k] for k, _ in EVAL_HEADER])
     wb.close()
-    response = HttpResponse(buf.getvalue(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="evaluation-{month}-{by}.xlsx"'
-    return response
+    return _xlsx(buf.getvalue(), f"evaluation-{month}-{by}.xlsx")
 
 
 def hotline_import_view(request):
     """12345 work orders from the city platform's .xlsx export (the JSON batch is the API's)."""
-    from .services.hotline import hotline_import, hotline_orders_from_upload
-
     _require(request, "cases.import")
     result, error = None, ""
     keep_valid = request.POST.get("commit_valid_rows") == "on"
@@ -315,8 +312,6 @@ def hotline_template(request):
     """An empty .xlsx with the columns the import reads, and one example order."""
     import xlsxwriter
 
-    from .services.hotline import XLSX_COLUMNS
-
     _require(request, "cases.import")
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
@@ -326,9 +321,12 @@ def hotline_template(request):
                         "政立路100号", "06010", "暴露垃圾", "2026-12-02 17:00:00", "一般"])
     ws.set_column(0, len(XLSX_COLUMNS) - 1, 18)
     wb.close()
-    response = HttpResponse(buf.getvalue(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = 'attachment; filename="hotline-template.xlsx"'
+    return _xlsx(buf.getvalue(), "hotline-template.xlsx")
+
+
+def _xlsx(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
