@@ -1,9 +1,11 @@
 """The append-only, HMAC-chained audit log (DESIGN §4.5).
 
 Every service write calls ``audit_record`` inside its own transaction, so the
-record and the change commit or roll back together. Appends are serialised
-(a PostgreSQL advisory lock; SQLite's single writer with BEGIN IMMEDIATE) so
-two writers can never both chain onto the same predecessor.
+record and the change commit or roll back together. The log is a few chains,
+its lanes (decision 0017): on PostgreSQL a writing transaction takes a free
+lane's advisory lock and holds it to its commit, so two writers never chain onto
+the same predecessor and never wait for each other while a lane is free; SQLite
+has a single writer (BEGIN IMMEDIATE) and one lane.
 """
 
 from __future__ import annotations
@@ -16,15 +18,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import context
 from .models import AuditRecord
 from .models.audit import AuditOutcome
 from .rows import Batch, row_insert
-
-_ADVISORY_LOCK_ID = 0x4A494544  # "JIED"
 
 # Fields whose content the MAC covers, in a fixed order.
 CHAINED_FIELDS = (
@@ -50,6 +50,8 @@ def canonical(values: dict) -> bytes:
     data["subdistrict_id"] = str(data["subdistrict_id"])
     data["actor_id"] = str(data["actor_id"])
     data["seq"] = str(data["seq"])
+    if values.get("lane"):  # records of lane 0 (all of them before decision 0017) keep their content and MAC
+        data["lane"] = str(values["lane"])
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -131,12 +133,12 @@ def audit_record(
 ) -> AuditRecord:
     """Append one record. ``batch``: the caller's other writes of this transaction, sent in the same round trip
     as the chain-head read (kernel.rows.Batch); ``obj`` is described after they ran, so it may be one of them.
-    ``after_lock``: writes that must follow the append lock, because writers holding it write the same rows (the
-    evaluation figures; one order of locks, so no deadlock). ``commit=True``: the record is the last write of the
-    caller's own, outermost ``atomic`` block, and the same message commits it (``Batch.run(commit=True)``; one
-    round trip fewer on PostgreSQL) — and on PostgreSQL the lock is taken only in that message (decision 0016)."""
+    ``after_lock``: writes that must follow the lane's lock, because other writers write the same rows (the
+    evaluation figures; one order of locks — case, lane, figures — so no deadlock). ``commit=True``: the record is the
+    last write of the caller's own, outermost ``atomic`` block, and the same message commits it
+    (``Batch.run(commit=True)``; one round trip fewer on PostgreSQL) with the ``after_lock`` writes."""
     ctx = context.current()
-    # Everything but the object is known now: built before the append lock, which every audited write waits for.
+    # Everything but the object and the chain is known now, before the batch runs.
     values = {
         **_actor_fields(actor),
         "created_at": timezone.now(),
@@ -156,17 +158,13 @@ def audit_record(
     with nullcontext() if commit else transaction.atomic(savepoint=False):
         batch = batch or Batch()
         head: list = []
-        speculate = commit and batch.one_trip
-        if connection.vendor == "postgresql" and not speculate:  # SQLite: BEGIN IMMEDIATE did it
-            # Before the caller's statements: every writer takes the append lock before the rows it writes after
-            # (a transition locks its case, then this, then the evaluation figures); one order, so no deadlock
-            # between an intake and a transition adding to the same figures (tests/journeys/test_case_races.py).
-            batch.add_first(_LOCK_SQL, [_ADVISORY_LOCK_ID])
-        if after_lock is not None and not speculate:
+        if connection.vendor == "postgresql":  # SQLite: BEGIN IMMEDIATE made this the only writer
+            # Before the caller's statements, so the lane comes before the rows they lock after (the figures).
+            batch.add_first(_lane_sql(), [_ADVISORY_LOCK_ID, _ADVISORY_LOCK_ID])
+        if after_lock is not None and not commit:
             batch.extend(after_lock)
-        # Under READ COMMITTED the head read has its own snapshot, taken after the lock was granted: it sees every
-        # record of the writer we waited for (tests/journeys/test_concurrency.py). Without the lock (speculating)
-        # it is the head as last committed, which the final message checks.
+        # Under READ COMMITTED the head read has its own snapshot, taken after the lane's lock was granted: it sees
+        # every record of the lane's previous holder (tests/journeys/test_concurrency.py).
         batch.add(_head_sql(), (), head.extend)
         batch.run()
         # The object is described only now: it may be one of the batch's rows (its number comes back with the
@@ -183,58 +181,46 @@ def audit_record(
         record = _chained(values, head)
         if not commit:
             return row_insert(record)
-        if not speculate:
-            _commit_with(record, None, Batch())  # after_lock, if any, already ran under the lock above
-            return record
-        return _append_speculatively(record, values, after_lock)
+        last = Batch()
+        last.insert(record)
+        if after_lock is not None:
+            last.extend(after_lock)
+        last.run(commit=True)
+        return record
 
 
 def _chained(values: dict, head: list) -> AuditRecord:
-    values["seq"], values["prev_mac"] = (head[0][0] + 1, head[0][1]) if head else (1, "")
+    lane, seq, mac = head[0] if head else (0, None, "")
+    values["lane"] = lane
+    values["seq"], values["prev_mac"] = (seq + 1, mac) if seq is not None else (1, "")
     values["mac"] = compute_mac(values)
     return AuditRecord(**values)
 
 
-def _commit_with(record: AuditRecord, after_lock: Batch | None, last: Batch) -> None:
-    """``last``'s statements, the record's INSERT, the ``after_lock`` writes and COMMIT, in one message."""
-    last.insert(record)
-    if after_lock is not None:
-        last.extend(after_lock)
-    last.run(commit=True)
+_ADVISORY_LOCK_ID = 0x4A494544  # "JIED": the first key of every lane's advisory lock, the lane the second
 
 
-def _append_speculatively(record: AuditRecord, values: dict, after_lock: Batch | None) -> AuditRecord:
-    """The last message of the caller's transaction on PostgreSQL: take the append lock, insert the record chained
-    onto the head read before the lock, the ``after_lock`` writes, COMMIT. The lock is held only while that
-    message runs instead of from the head read across a round trip and the MAC (decision 0016). If a record was
-    appended since the head was read, ``seq`` is taken (unique): back to the savepoint, read the head again
-    under the lock, chain onto it."""
-    first = Batch()
-    first.add(f"SAVEPOINT {_SAVEPOINT}", prepare=False)
-    first.add(_LOCK_SQL, [_ADVISORY_LOCK_ID])
-    try:
-        _commit_with(record, after_lock, first)
-        return record
-    except IntegrityError as exc:
-        if getattr(getattr(exc.__cause__, "diag", None), "table_name", None) != AuditRecord._meta.db_table:
-            raise  # only the seq can clash: the id comes from its sequence
-    head: list = []
-    again = Batch()
-    again.add(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}", prepare=False)
-    again.add(_LOCK_SQL, [_ADVISORY_LOCK_ID])  # held from here to the COMMIT, as without speculation
-    again.add(_head_sql(), (), head.extend)
-    again.run()
-    record = _chained(values, head)
-    _commit_with(record, after_lock, Batch())
-    return record
-
-
-_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
-_SAVEPOINT = "jiedao_audit_append"
+def _lane_sql() -> str:
+    """One statement that leaves the transaction holding a lane's lock and names the lane in ``jiedao.audit_lane``
+    (a setting local to the transaction): the lane it already holds; else the first free one, trying from a place
+    that depends on the backend (two writers rarely try the same lanes first); else, all taken, it waits for one."""
+    lanes = settings.AUDIT_LANES  # an int from the settings; the lock's key is a parameter
+    try_free = (f"(SELECT (mod(pg_backend_pid() + i, {lanes}))::text FROM generate_series(0, {lanes - 1}) i"  # noqa: S608
+                f" WHERE pg_try_advisory_xact_lock(%s, mod(pg_backend_pid() + i, {lanes})) LIMIT 1)")
+    wait_own = (f"(SELECT mod(pg_backend_pid(), {lanes})::text"  # noqa: S608
+                f" FROM (SELECT pg_advisory_xact_lock(%s, mod(pg_backend_pid(), {lanes}))) AS waited)")
+    return ("SELECT set_config('jiedao.audit_lane', COALESCE(NULLIF(current_setting('jiedao.audit_lane', true), ''), "
+            f"{try_free}, {wait_own}), true)")
 
 
 def _head_sql() -> str:
-    return f"SELECT seq, mac FROM {connection.ops.quote_name(AuditRecord._meta.db_table)} ORDER BY seq DESC LIMIT 1"  # noqa: S608
+    """The lane, its last seq and MAC (NULLs for an empty lane)."""
+    table = connection.ops.quote_name(AuditRecord._meta.db_table)
+    if connection.vendor != "postgresql":
+        return f"SELECT lane, seq, mac FROM {table} WHERE lane = 0 ORDER BY seq DESC LIMIT 1"  # noqa: S608
+    return ("SELECT mine.lane, head.seq, head.mac FROM (SELECT current_setting('jiedao.audit_lane')::int AS lane) mine"  # noqa: S608
+            f" LEFT JOIN LATERAL (SELECT seq, mac FROM {table} WHERE lane = mine.lane"
+            " ORDER BY seq DESC LIMIT 1) head ON true")
 
 
 @dataclass(frozen=True)
@@ -242,28 +228,34 @@ class ChainProblem:
     seq: int
     record_id: int | None
     problem: str
+    lane: int = 0
 
 
 def audit_verify(*, batch: int = 5000) -> list[ChainProblem]:
-    """Walk the chain in order; report every broken record (the first one is the one that matters)."""
+    """Walk each lane's chain in order; report every broken record (the first one of a lane is the one that
+    matters there)."""
     problems: list[ChainProblem] = []
-    expected_seq = 1
-    prev_mac = ""
-    last_seq = 0
-    qs = AuditRecord.objects.order_by("seq")
-    fields = [*CHAINED_FIELDS, "mac", "id"]
-    while True:
-        rows = list(qs.filter(seq__gt=last_seq).values(*fields)[:batch])
-        if not rows:
-            break
-        for row in rows:
-            if row["seq"] != expected_seq:
-                problems.append(ChainProblem(expected_seq, None, f"records {expected_seq}–{row['seq'] - 1} are missing"))
-            elif row["prev_mac"] != prev_mac:
-                problems.append(ChainProblem(row["seq"], row["id"], "link to the previous record is broken"))
-            if not hmac.compare_digest(compute_mac(row), row["mac"]):
-                problems.append(ChainProblem(row["seq"], row["id"], "content does not match its MAC (altered)"))
-            prev_mac = row["mac"]
-            expected_seq = row["seq"] + 1
-            last_seq = row["seq"]
+    lanes = AuditRecord.objects.order_by("lane").values_list("lane", flat=True).distinct()
+    fields = [*CHAINED_FIELDS, "lane", "mac", "id"]
+    for lane in list(lanes):
+        expected_seq = 1
+        prev_mac = ""
+        last_seq = 0
+        qs = AuditRecord.objects.filter(lane=lane).order_by("seq")
+        while True:
+            rows = list(qs.filter(seq__gt=last_seq).values(*fields)[:batch])
+            if not rows:
+                break
+            for row in rows:
+                if row["seq"] != expected_seq:
+                    problems.append(ChainProblem(expected_seq, None, f"records {expected_seq}–{row['seq'] - 1} are "
+                                                 "missing", lane))
+                elif row["prev_mac"] != prev_mac:
+                    problems.append(ChainProblem(row["seq"], row["id"], "link to the previous record is broken", lane))
+                if not hmac.compare_digest(compute_mac(row), row["mac"]):
+                    problems.append(ChainProblem(row["seq"], row["id"], "content does not match its MAC (altered)",
+                                                 lane))
+                prev_mac = row["mac"]
+                expected_seq = row["seq"] + 1
+                last_seq = row["seq"]
     return problems

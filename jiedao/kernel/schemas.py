@@ -42,6 +42,7 @@ class AlertOut(Schema):
 
 class AuditOut(Schema):
     id: int
+    lane: int
     seq: int
     created_at: datetime
     actor_username: str

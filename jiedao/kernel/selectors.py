@@ -94,7 +94,7 @@ def audit_list(*, user, action: str = "", actor: str = "", object_type: str = ""
         qs = qs.filter(created_at__gte=_day_start(since))
     if until:
         qs = qs.filter(created_at__lt=_day_start(until + dt.timedelta(days=1)))
-    return qs.order_by("-seq")
+    return qs.order_by("-id")  # newest first across lanes (decision 0017)
 
 
 def _day_start(day: dt.date) -> dt.datetime:

@@ -238,6 +238,9 @@ PII_BLIND_INDEX_HASH = os.environ.get("JIEDAO_BLIND_INDEX_HASH", "SHA256")  # or
 # --- Audit (DESIGN §4.5).
 AUDIT_KEY = os.environ.get("JIEDAO_AUDIT_KEY", "")
 AUDIT_RETENTION_DAYS = int(os.environ.get("JIEDAO_AUDIT_RETENTION_DAYS", 365))
+# Chains the log is appended to in parallel on PostgreSQL (decision 0017): more than the writers that run at once
+# (web workers + Celery), else a writer waits for a lane. Lowering it later is safe: verification walks every lane.
+AUDIT_LANES = max(1, min(int(os.environ.get("JIEDAO_AUDIT_LANES", 16)), 1000))
 
 # --- Working time (DESIGN §4.6): office hours of a working day, local time.
 OFFICE_HOURS = [("08:30", "11:30"), ("13:00", "17:30")]

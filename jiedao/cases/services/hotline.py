@@ -70,8 +70,7 @@ def hotline_import(*, actor, subdistrict, orders: list[dict], commit_valid_rows:
     re-sent order number is not an error: it is listed under ``duplicates`` and makes no case.
 
     The checks only read; then each good order becomes a case in its own short transaction, as any report does.
-    (One transaction for the batch would hold the audit log's append lock, which every audited write of every
-    sub-district waits for, for the whole import.) One audit record for the import says what came of it."""
+    (One transaction for the batch would hold an audit lane and every case row it wrote for the whole import.) One audit record for the import says what came of it."""
     require_capability(actor, "cases.import")
     result = HotlineResult()
     seen: set[str] = set()

@@ -164,7 +164,7 @@ def test_api_create_reads_little(cases_town, client_for, django_assert_max_num_q
     assert c.post("/api/v1/cases", body).status_code == 201  # warms the caches
     token = Subdistrict.objects.get(pk=cases_town.sub.pk).calendar_token
     # session, user, sub-district, duplicates, INSERT case, UPDATE number, INSERT event, audit head,
-    # INSERT audit, the evaluation figures (+ the advisory lock on PostgreSQL, + savepoints of the test's own transaction)
+    # INSERT audit, the evaluation figures (+ the audit lane on PostgreSQL, + savepoints of the test's own transaction)
     with django_assert_max_num_queries(13):
         r = c.post("/api/v1/cases", body)
     assert r.status_code == 201 and r.json()["address"] == "测试路3号（3号楼附近）"

@@ -14,13 +14,16 @@ class AuditOutcome(models.TextChoices):
 class AuditRecord(models.Model):
     """One append-only, HMAC-chained record (DESIGN §4.5).
 
-    ``mac`` = HMAC(key, canonical content ‖ ``prev_mac``); ``seq`` has no gaps,
-    so an altered record breaks its own MAC and a removed one breaks the
-    link of the next. The key lives outside the database.
+    ``mac`` = HMAC(key, canonical content ‖ ``prev_mac``); the log is a few
+    chains (``lane``, decision 0017), each with ``seq`` without gaps, so an
+    altered record breaks its own MAC and a removed one breaks the link of the
+    next in its lane. The key lives outside the database.
     """
 
-    seq = models.BigIntegerField(unique=True)
-    # No index of its own: the log is listed by seq, and a time range also names the sub-district (decision 0014).
+    # Concurrent writers append to different lanes (PostgreSQL); SQLite has one writer and one lane, 0.
+    lane = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # Unique per lane (the constraint below); the log is listed by id, a time range also names the sub-district.
+    seq = models.BigIntegerField()
     created_at = models.DateTimeField()
     # No index of its own: (subdistrict, created_at) below starts with it (docs/decisions/0014).
     subdistrict = models.ForeignKey("kernel.Subdistrict", null=True, blank=True, on_delete=models.PROTECT,
@@ -50,6 +53,7 @@ class AuditRecord(models.Model):
     class Meta:
         verbose_name = _("审计记录")
         verbose_name_plural = _("审计记录")
+        constraints = [models.UniqueConstraint(fields=["lane", "seq"], name="kernel_audit_lane_seq")]
         indexes = [
             models.Index(fields=["subdistrict", "created_at"]),
             models.Index(fields=["object_type", "object_id"]),

@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -5,7 +7,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
 from jiedao.kernel.audit import audit_record, audit_verify
-from jiedao.kernel.models import AuditRecord, Subdistrict
+from jiedao.kernel.models import AuditRecord
 
 
 def _tamper(sql, params):
@@ -93,52 +95,86 @@ def test_an_audit_record_commits_only_at_the_end_of_its_callers_transaction():
     assert audit_verify() == []
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_record_chained_onto_a_head_that_moved_is_chained_again(monkeypatch, settings):
-    """Decision 0016: with commit=True on PostgreSQL the head is read without the append lock, which only the last
-    message takes; a record appended in between (here by another connection) takes the seq, and the record is
-    chained onto the new head under the lock instead — nothing of the caller's transaction is lost."""
+def _append_in_thread(action):
     import threading
 
     from django.db import connections
 
-    from jiedao.kernel import audit
-    from jiedao.kernel.rows import Batch
+    done = threading.Event()
 
+    def other():
+        try:
+            audit_record(actor=None, action=action)
+            done.set()
+        finally:
+            connections.close_all()
+
+    t = threading.Thread(target=other, daemon=True)
+    t.start()
+    return t, done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_keeps_its_lane_and_another_writer_takes_a_free_one_without_waiting():
+    """Decision 0017: a transaction's records go to the lane it locked first; a concurrent writer appends to another
+    lane at once instead of waiting for that transaction's commit."""
     if connection.vendor != "postgresql":
-        pytest.skip("the lock is PostgreSQL's")
-    settings.PG_PREPARED_STATEMENTS = False  # the statements' texts in the messages, not EXECUTE jiedao_N
-    audit_record(actor=None, action="test.first")
-    real, calls = audit._chained, []
-
-    def chained(values, head):
-        calls.append(head[0][0] if head else 0)
-        if len(calls) == 1:  # between the head read and the final message: another writer appends
-            def other():
-                try:
-                    audit_record(actor=None, action="test.between")
-                finally:
-                    connections.close_all()
-
-            t = threading.Thread(target=other)
-            t.start()
-            t.join()
-        return real(values, head)
-
-    monkeypatch.setattr(audit, "_chained", chained)
-    sent = []
+        pytest.skip("lanes are PostgreSQL's; SQLite has one writer")
     with transaction.atomic():
-        writes = Batch()
-        writes.insert(Subdistrict(code="310110998", name="测试街道"))
-        with connection.execute_wrapper(lambda execute, sql, *rest: sent.append(sql) or execute(sql, *rest)):
-            record = audit_record(actor=None, action="test.moved", batch=writes, commit=True)
-    # ours read seq 1; "test.between" (the other thread) chained onto 1 as well and took seq 2; ours, again, onto 2
-    assert calls == [1, 1, 2]
-    assert [r.action for r in AuditRecord.objects.order_by("seq")] == ["test.first", "test.between", "test.moved"]
-    assert record.seq == 3 and audit_verify() == []
-    assert Subdistrict.objects.filter(code="310110998").exists()  # the caller's write committed with the record
-    assert "pg_advisory_xact_lock" not in sent[0] and "pg_advisory_xact_lock" in sent[1]  # no lock over the read
-    assert "ROLLBACK TO SAVEPOINT" in sent[2] and sent[3].endswith("COMMIT")
+        first = audit_record(actor=None, action="test.first")
+        second = audit_record(actor=None, action="test.second")
+        t, done = _append_in_thread("test.meanwhile")
+        assert done.wait(10), "the other writer waited for a lane"
+        t.join()
+    assert (second.lane, second.seq, second.prev_mac) == (first.lane, 2, first.mac)
+    other = AuditRecord.objects.get(action="test.meanwhile")
+    assert other.lane != first.lane and other.seq == 1 and other.prev_mac == ""
+    assert audit_verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_every_lane_taken_a_writer_waits_and_chains_onto_the_lanes_last_record(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("lanes are PostgreSQL's; SQLite has one writer")
+    settings.AUDIT_LANES = 1
+    with transaction.atomic():
+        first = audit_record(actor=None, action="test.first")
+        t, done = _append_in_thread("test.waited")
+        assert not done.wait(0.5)  # lane 0 is ours until we commit
+    t.join(10)
+    waited = AuditRecord.objects.get(action="test.waited")
+    assert (waited.lane, waited.seq, waited.prev_mac) == (0, 2, first.mac)
+    assert audit_verify() == []
+
+
+def test_a_records_lane_is_part_of_its_mac_and_lane_0_keeps_the_mac_it_had_before_lanes():
+    from jiedao.kernel.audit import canonical, compute_mac
+
+    values = {"seq": 3, "created_at": dt.datetime(2026, 11, 27, tzinfo=dt.UTC), "action": "x", "prev_mac": "p"}
+    assert b'"lane"' not in canonical({**values, "lane": 0})
+    assert compute_mac({**values, "lane": 0}) == compute_mac(values)
+    assert compute_mac({**values, "lane": 2}) != compute_mac({**values, "lane": 3})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_names_the_lane_of_a_removed_record(settings):
+    """A record removed from one lane breaks that lane's chain; the others verify."""
+    if connection.vendor != "postgresql":
+        pytest.skip("lanes are PostgreSQL's")
+    for n in range(3):
+        audit_record(actor=None, action=f"test.a{n}")
+    with transaction.atomic():
+        held = audit_record(actor=None, action="test.held")
+        t, done = _append_in_thread("test.b0")
+        assert done.wait(10)
+        t.join()
+    other = AuditRecord.objects.get(action="test.b0")
+    audit_record(actor=None, action="test.a3")
+    victim = AuditRecord.objects.get(action="test.a1")
+    _tamper("DELETE FROM kernel_auditrecord WHERE id = %s", [victim.pk])
+    problems = audit_verify()
+    assert problems and {p.lane for p in problems} == {held.lane} and other.lane != held.lane
+    assert problems[0].seq == victim.seq
 
 
 def test_the_logs_day_filters_take_whole_days_in_shanghai_time(town):

@@ -5,7 +5,7 @@ from jiedao.kernel.models import AuditRecord
 
 
 class Command(BaseCommand):
-    help = "Walk the audit log's hash chain and name the first record that was altered or removed."
+    help = "Walk the audit log's hash chains (one per lane) and name the first record that was altered or removed."
 
     def handle(self, *args, **options):
         total = AuditRecord.objects.count()
@@ -15,6 +15,7 @@ class Command(BaseCommand):
             return
         first = problems[0]
         for p in problems[:20]:
-            self.stdout.write(f"seq {p.seq} (id {p.record_id}): {p.problem}")
-        raise CommandError(f"audit chain broken: first bad record is seq {first.seq} (id {first.record_id}): "
+            self.stdout.write(f"lane {p.lane} seq {p.seq} (id {p.record_id}): {p.problem}")
+        raise CommandError(f"audit chain broken: first bad record is lane {first.lane} seq {first.seq} "
+                           f"(id {first.record_id}): "
                            f"{first.problem}; {len(problems)} problem(s) in {total} records")
