@@ -22,6 +22,34 @@ from jiedao.places.services import grid_assign, grid_create, place_create
 
 PASSWORD = "Jiedao-Test-2020"
 
+
+def pytest_sessionstart(session):
+    """On PostgreSQL, drop the test databases of runs whose process is gone (a run killed by its time limit leaves
+    them; each run has its own names, jiedao/settings/test.py). Only the controller, before the workers start."""
+    import os
+    import re
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if hasattr(session.config, "workerinput") or db["ENGINE"] != "django.db.backends.postgresql":
+        return
+    import psycopg
+
+    ours = re.compile(rf"^test_{re.escape(db['NAME'])}_run(\d+)(_gw\d+)?$")
+    params = {"dbname": "postgres", "user": db.get("USER") or None, "password": db.get("PASSWORD") or None,
+              "host": db.get("HOST") or None, "port": db.get("PORT") or None}
+    try:
+        conn = psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        return  # the run itself will say that the server is not there
+    with conn:
+        names = [name for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test_%'")]
+        for name in names:
+            match = ours.match(name)
+            if match and not os.path.exists(f"/proc/{match.group(1)}"):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 # CI shares two cores with other work: no per-example deadline, and slow input generation is not a failure.
 hypothesis_settings.register_profile("jiedao", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 hypothesis_settings.load_profile("jiedao")

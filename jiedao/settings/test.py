@@ -26,3 +26,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # the process id keeps two runs at once (two checkouts' `make test`, an editor's run beside CI) apart — they
     # shared the file and failed with "disk I/O error".
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-jiedao-{os.getpid()}.sqlite3")}  # noqa: F405
+else:
+    # PostgreSQL: one name per run (the controller's process id, which xdist's workers inherit through the
+    # environment; pytest-django appends the worker), so two runs on one server — two checkouts, an editor's run
+    # beside CI — do not create and drop each other's test databases. Databases of runs that died are dropped at the
+    # next run's start (conftest.py).
+    _RUN = os.environ.setdefault("JIEDAO_TEST_RUN", str(os.getpid()))
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_run{_RUN}"}  # noqa: F405
