@@ -62,6 +62,8 @@ def _pick_category(page, search: str, name: str) -> None:
     assert len(shown) < select.locator("option").count(), "the search did not narrow the list"
     value = select.locator("option:not([hidden])", has_text=name).first.get_attribute("value")
     select.select_option(value)
+    # the choice in full under the list, which a phone cuts off at its right edge
+    expect(page.locator("[data-testid=category-chosen]")).to_contain_text("已选：" + name)
 
 
 # Pixels of a colour on a Leaflet canvas (the case markers: #f76707 open, #d63939 overdue).

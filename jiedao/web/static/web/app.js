@@ -31,6 +31,17 @@ document.addEventListener("htmx:beforeSwap", function (event) {
   d.isError = false;
 });
 
+// The chosen option of a listbox in full, under it: a phone's narrow list cuts long category names off.
+function showChosen(select) {
+  var line = document.querySelector('.js-select-chosen[data-for="' + select.id + '"]');
+  if (!line) { return; }
+  var opt = select.selectedIndex >= 0 ? select.options[select.selectedIndex] : null;
+  line.textContent = opt && opt.value ? line.getAttribute("data-prefix") + opt.text : "";
+}
+document.addEventListener("change", function (event) {
+  if (event.target.tagName === "SELECT" && event.target.id) { showChosen(event.target); }
+});
+
 // A search box that filters the options of a long <select> (the category pickers).
 document.addEventListener("input", function (event) {
   var box = event.target;
@@ -49,6 +60,7 @@ document.addEventListener("input", function (event) {
   // Only a search picks its first match; an emptied box (or a restored form) never picks one by itself: a report
   // once went out with the first category of the list, which nobody had chosen.
   if (words && first && (select.selectedIndex < 0 || select.options[select.selectedIndex].hidden)) { first.selected = true; }
+  showChosen(select);
   var note = box.parentNode.querySelector(".js-filter-empty");
   if (!note) {
     note = document.createElement("div");
