@@ -11,13 +11,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import FileResponse, Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
+from jiedao.kernel.downloads import xlsx_response
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.models import OrgUnit
 from jiedao.kernel.scoping import user_scope
@@ -282,7 +283,7 @@ def evaluation_export(request):
     for i, r in enumerate(rows, start=1):
         ws.write_row(i, 0, ["" if r[k] is None else r[k] for k, _ in EVAL_HEADER])
     wb.close()
-    return _xlsx(buf.getvalue(), f"evaluation-{month}-{by}.xlsx")
+    return xlsx_response(buf.getvalue(), f"evaluation-{month}-{by}.xlsx")
 
 
 def hotline_import_view(request):
@@ -321,13 +322,7 @@ def hotline_template(request):
                         "政立路100号", "06010", "暴露垃圾", "2026-12-02 17:00:00", "一般"])
     ws.set_column(0, len(XLSX_COLUMNS) - 1, 18)
     wb.close()
-    return _xlsx(buf.getvalue(), "hotline-template.xlsx")
-
-
-def _xlsx(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return xlsx_response(buf.getvalue(), "hotline-template.xlsx")
 
 
 # --- residents' public pages -------------------------------------------------------------------------

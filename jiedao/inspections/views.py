@@ -7,11 +7,12 @@ import calendar as pycal
 import datetime as dt
 import io
 
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from jiedao.kernel.downloads import xlsx_response
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.idempotency import run_idempotent
 from jiedao.kernel.scoping import user_scope
@@ -179,10 +180,7 @@ def scores_view(request):
             ws.write_row(i, 0, [r["rank"], r["label"], r["avg_score"] if r["avg_score"] is not None else "",
                                 r["checks"], r["passed"], r["pass_rate"] if r["pass_rate"] is not None else ""])
         wb.close()
-        response = HttpResponse(buf.getvalue(),
-                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = f'attachment; filename="scores-{code}-{month}.xlsx"'
-        return response
+        return xlsx_response(buf.getvalue(), f"scores-{code}-{month}.xlsx")
     trend, trend_label = [], ""
     target_type, _sep, target_id = request.GET.get("trend", "").partition(":")
     if code and target_id.isdigit():

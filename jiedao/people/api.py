@@ -1,4 +1,3 @@
-from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
@@ -6,6 +5,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 from pydantic import Field
 
+from jiedao.kernel.downloads import xlsx_response
 from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.idempotency import run_idempotent
 from jiedao.kernel.selectors import subdistrict_of
@@ -17,7 +17,6 @@ from .importing import person_import, template_workbook
 from .schemas import ImportReportOut, PersonIn, PersonOut, PersonPatch, RevealIn, RevealOut
 
 router = Router(tags=["people"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("", response=list[PersonOut])
@@ -59,9 +58,7 @@ def person_create(request, payload: PersonIn):
 
 @router.get("/template.xlsx", response={200: None})
 def import_template(request):
-    response = HttpResponse(template_workbook(), content_type=XLSX)
-    response["Content-Disposition"] = 'attachment; filename="people-template.xlsx"'
-    return response
+    return xlsx_response(template_workbook(), "people-template.xlsx")
 
 
 @router.get("/export.xlsx", response={200: None})
@@ -69,9 +66,7 @@ def export(request, q: str = "", compound_id: int | None = None, residence_type:
     qs = selectors.person_list(user=request.user, q=q, compound_id=compound_id, residence_type=residence_type)
     data = person_export(actor=request.user, queryset=qs,
                          filters={"q": "***" if q else "", "compound_id": compound_id, "residence_type": residence_type})
-    response = HttpResponse(data, content_type=XLSX)
-    response["Content-Disposition"] = 'attachment; filename="people.xlsx"'
-    return response
+    return xlsx_response(data, "people.xlsx")
 
 
 @router.post("/import", response=ImportReportOut)

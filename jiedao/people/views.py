@@ -2,10 +2,10 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from jiedao.kernel.downloads import xlsx_response
 from jiedao.kernel.exceptions import DomainError
 from jiedao.kernel.scoping import user_scope
 from jiedao.kernel.selectors import subdistrict_of
@@ -16,8 +16,6 @@ from .exporting import person_export
 from .forms import ImportForm, PersonForm, RevealForm
 from .importing import person_import, template_workbook
 from .models import ResidenceType
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _filters(request) -> dict:
@@ -148,9 +146,7 @@ def person_import_view(request):
 
 
 def import_template(request):
-    response = HttpResponse(template_workbook(), content_type=XLSX)
-    response["Content-Disposition"] = 'attachment; filename="people-template.xlsx"'
-    return response
+    return xlsx_response(template_workbook(), "people-template.xlsx")
 
 
 def export(request):
@@ -158,6 +154,4 @@ def export(request):
     qs = selectors.person_list(user=request.user, **filters)
     data = person_export(actor=request.user, queryset=qs,
                          filters={**filters, "q": "***" if filters["q"] else ""})
-    response = HttpResponse(data, content_type=XLSX)
-    response["Content-Disposition"] = 'attachment; filename="people.xlsx"'
-    return response
+    return xlsx_response(data, "people.xlsx")

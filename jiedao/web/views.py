@@ -3,7 +3,6 @@
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,6 +13,7 @@ from jiedao.kernel import alerts as alert_services
 from jiedao.kernel import selectors as kernel_selectors
 from jiedao.kernel.alerts import alert_subject_url
 from jiedao.kernel.auth import AuthError, auth_check_credentials, auth_record_login, auth_record_logout
+from jiedao.kernel.downloads import xlsx_response
 from jiedao.kernel.exceptions import DomainError, PermissionDeniedError
 from jiedao.kernel.exporting import audit_export
 from jiedao.kernel.models import Notification
@@ -98,9 +98,7 @@ def audit(request):
 def audit_export_view(request):
     _form, filters, qs = _audit_queryset(request)
     data = audit_export(actor=request.user, queryset=qs, filters=filters)
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = 'attachment; filename="audit.xlsx"'
-    return response
+    return xlsx_response(data, "audit.xlsx")
 
 
 def inbox(request):
