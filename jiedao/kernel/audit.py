@@ -159,6 +159,12 @@ def audit_record(
         batch = batch or Batch()
         head: list = []
         if connection.vendor == "postgresql":  # SQLite: BEGIN IMMEDIATE made this the only writer
+            from psycopg import IsolationLevel
+
+            level = getattr(connection, "isolation_level", None)  # Django's, from the OPTIONS; PostgreSQL's default
+            if level not in (None, IsolationLevel.READ_COMMITTED, IsolationLevel.READ_UNCOMMITTED):
+                # A snapshot older than the lane's lock would miss its last record: refused, not a failed INSERT.
+                raise ImproperlyConfigured("audit records are appended under READ COMMITTED only")
             # Before the caller's statements, so the lane comes before the rows they lock after (the figures).
             batch.add_first(_lane_sql(), [_ADVISORY_LOCK_ID, _ADVISORY_LOCK_ID])
         if after_lock is not None and not commit:
@@ -201,15 +207,20 @@ _ADVISORY_LOCK_ID = 0x4A494544  # "JIED": the first key of every lane's advisory
 
 
 def _lane_sql() -> str:
-    """One statement that leaves the transaction holding a lane's lock and names the lane in ``jiedao.audit_lane``
-    (a setting local to the transaction): the lane it already holds; else the first free one, trying from a place
-    that depends on the backend (two writers rarely try the same lanes first); else, all taken, it waits for one."""
+    """One statement that leaves the transaction holding a lane's lock and names it in ``jiedao.audit_lane`` (a
+    setting local to the transaction, as ``<transaction id>:<lane>``, so a value set for a role or database — or
+    anything but this very transaction — is never taken for a lock held): the lane this transaction already holds;
+    else the first free one, trying from a place that depends on the backend (two writers rarely try the same
+    lanes first); else, all taken, it waits for its own. PostgreSQL evaluates COALESCE's arguments only as far as
+    needed, so no second lock is taken (kernel/tests/test_audit.py checks pg_locks)."""
     lanes = settings.AUDIT_LANES  # an int from the settings; the lock's key is a parameter
+    held = ("CASE WHEN split_part(current_setting('jiedao.audit_lane', true), ':', 1) = pg_current_xact_id()::text"
+            " THEN split_part(current_setting('jiedao.audit_lane', true), ':', 2) END")
     try_free = (f"(SELECT (mod(pg_backend_pid() + i, {lanes}))::text FROM generate_series(0, {lanes - 1}) i"  # noqa: S608
                 f" WHERE pg_try_advisory_xact_lock(%s, mod(pg_backend_pid() + i, {lanes})) LIMIT 1)")
     wait_own = (f"(SELECT mod(pg_backend_pid(), {lanes})::text"  # noqa: S608
                 f" FROM (SELECT pg_advisory_xact_lock(%s, mod(pg_backend_pid(), {lanes}))) AS waited)")
-    return ("SELECT set_config('jiedao.audit_lane', COALESCE(NULLIF(current_setting('jiedao.audit_lane', true), ''), "
+    return (f"SELECT set_config('jiedao.audit_lane', pg_current_xact_id()::text || ':' || COALESCE({held}, "
             f"{try_free}, {wait_own}), true)")
 
 
@@ -218,7 +229,8 @@ def _head_sql() -> str:
     table = connection.ops.quote_name(AuditRecord._meta.db_table)
     if connection.vendor != "postgresql":
         return f"SELECT lane, seq, mac FROM {table} WHERE lane = 0 ORDER BY seq DESC LIMIT 1"  # noqa: S608
-    return ("SELECT mine.lane, head.seq, head.mac FROM (SELECT current_setting('jiedao.audit_lane')::int AS lane) mine"  # noqa: S608
+    return ("SELECT mine.lane, head.seq, head.mac FROM"  # noqa: S608
+            " (SELECT split_part(current_setting('jiedao.audit_lane'), ':', 2)::int AS lane) mine"
             f" LEFT JOIN LATERAL (SELECT seq, mac FROM {table} WHERE lane = mine.lane"
             " ORDER BY seq DESC LIMIT 1) head ON true")
 

@@ -21,9 +21,14 @@ def _tamper(sql, params):
 
 
 def test_chain_of_untouched_log_verifies(town):
+    import io
+
     assert AuditRecord.objects.count() > 10
     assert audit_verify() == []
-    call_command("verify_audit")
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    last = AuditRecord.objects.order_by("-id").first()  # one test, one writer: one lane
+    assert f"anchor lane {last.lane} seq {last.seq} mac {last.mac}" in out.getvalue()  # what to ship outside
 
 
 def test_altered_record_is_named_exactly(town):
@@ -145,6 +150,63 @@ def test_with_every_lane_taken_a_writer_waits_and_chains_onto_the_lanes_last_rec
     waited = AuditRecord.objects.get(action="test.waited")
     assert (waited.lane, waited.seq, waited.prev_mac) == (0, 2, first.mac)
     assert audit_verify() == []
+
+
+def _lane_locks() -> list[int]:
+    from jiedao.kernel.audit import _ADVISORY_LOCK_ID
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                    " AND classid = %s AND objsubid = 2", [_ADVISORY_LOCK_ID])
+        return sorted(int(lane) for (lane,) in cur.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_holds_exactly_one_lane_and_nothing_after_it():
+    """The lane statement takes one lock and names it for this transaction only: a second record reuses it, the
+    next transaction locks again, and a value of the setting made for the session is not taken for a held lock."""
+    if connection.vendor != "postgresql":
+        pytest.skip("lanes are PostgreSQL's")
+    with transaction.atomic():
+        first = audit_record(actor=None, action="test.one")
+        assert _lane_locks() == [first.lane]
+        audit_record(actor=None, action="test.two")
+        assert _lane_locks() == [first.lane]  # reused, no second lane
+    assert _lane_locks() == []
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('jiedao.audit_lane', true)")
+        assert cur.fetchone()[0] in ("", None)  # local to the transaction
+        cur.execute("SET jiedao.audit_lane = '0:5'")  # as a role's or database's setting would be
+    with transaction.atomic():
+        third = audit_record(actor=None, action="test.three")
+        assert _lane_locks() == [third.lane]  # locked, not trusted from the setting
+    assert audit_verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_rolled_back_with_its_savepoint_is_not_chained_onto():
+    with transaction.atomic():
+        kept = audit_record(actor=None, action="test.kept")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            audit_record(actor=None, action="test.undone")
+            raise RuntimeError
+        after = audit_record(actor=None, action="test.after")
+    assert (after.lane, after.seq, after.prev_mac) == (kept.lane, kept.seq + 1, kept.mac)
+    assert not AuditRecord.objects.filter(action="test.undone").exists()
+    assert audit_verify() == []
+
+
+def test_a_writer_under_another_isolation_level_than_read_committed_is_refused(db, monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer and no isolation levels to choose")
+    connection.ensure_connection()
+    from psycopg import IsolationLevel
+
+    monkeypatch.setattr(connection, "isolation_level", IsolationLevel.REPEATABLE_READ)
+    with pytest.raises(ImproperlyConfigured):
+        audit_record(actor=None, action="test.refused")
 
 
 def test_a_records_lane_is_part_of_its_mac_and_lane_0_keeps_the_mac_it_had_before_lanes():
