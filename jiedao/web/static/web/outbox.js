@@ -88,7 +88,10 @@
     Object.keys(values).forEach(function (name) {
       Array.prototype.forEach.call(form.querySelectorAll("[name='" + name + "']"), function (el) {
         if (el.type === "radio" || el.type === "checkbox") { el.checked = el.value === values[name]; }
-        else if (el.type !== "file" && el.type !== "hidden") { el.value = values[name]; }
+        else if (el.type !== "file" && el.type !== "hidden") {
+          el.value = values[name];
+          if (el.tagName === "SELECT") { el.dispatchEvent(new Event("change", { bubbles: true })); }  // shows the choice
+        }
       });
     });
   }
