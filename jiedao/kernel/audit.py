@@ -10,6 +10,7 @@ has a single writer (BEGIN IMMEDIATE) and one lane.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -207,13 +208,19 @@ _ADVISORY_LOCK_ID = 0x4A494544  # "JIED": the first key of every lane's advisory
 
 
 def _lane_sql() -> str:
+    return _lane_sql_for(settings.AUDIT_LANES)
+
+
+@functools.cache
+def _lane_sql_for(lanes: int) -> str:
     """One statement that leaves the transaction holding a lane's lock and names it in ``jiedao.audit_lane`` (a
     setting local to the transaction, as ``<transaction id>:<lane>``, so a value set for a role or database — or
     anything but this very transaction — is never taken for a lock held): the lane this transaction already holds;
     else the first free one, trying from a place that depends on the backend (two writers rarely try the same
     lanes first); else, all taken, it waits for its own. PostgreSQL evaluates COALESCE's arguments only as far as
     needed, so no second lock is taken (kernel/tests/test_audit.py checks pg_locks)."""
-    lanes = settings.AUDIT_LANES  # an int from the settings; the lock's key is a parameter
+    # ``lanes`` is an int from the settings; the lock's key is a parameter. Built once per value: every audited
+    # write sends it.
     held = ("CASE WHEN split_part(current_setting('jiedao.audit_lane', true), ':', 1) = pg_current_xact_id()::text"
             " THEN split_part(current_setting('jiedao.audit_lane', true), ':', 2) END")
     try_free = (f"(SELECT (mod(pg_backend_pid() + i, {lanes}))::text FROM generate_series(0, {lanes - 1}) i"  # noqa: S608
