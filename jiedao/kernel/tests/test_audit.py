@@ -135,6 +135,13 @@ def test_a_writer_keeps_its_lane_and_another_writer_takes_a_free_one_without_wai
     other = AuditRecord.objects.get(action="test.meanwhile")
     assert other.lane != first.lane and other.seq == 1 and other.prev_mac == ""
     assert audit_verify() == []
+    import io
+
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    anchors = [line for line in out.getvalue().splitlines() if line.startswith("anchor")]
+    assert sorted(anchors) == sorted([f"anchor lane {first.lane} seq 2 mac {second.mac}",
+                                      f"anchor lane {other.lane} seq 1 mac {other.mac}"])
 
 
 @pytest.mark.django_db(transaction=True)
