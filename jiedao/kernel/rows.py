@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from math import isfinite
 
 from django.conf import settings
 from django.db import connections, models, router
@@ -170,14 +169,20 @@ _PLACEHOLDER = re.compile(r"%%|%s")
 MAX_PREPARED = 200  # per connection; a statement beyond it runs unprepared
 
 
-class _Prepared:
-    """The statements prepared on one PostgreSQL session (``PREPARE``; they live as long as the session).
+def _numbered(sql: str) -> str:
+    """``%s`` placeholders as PostgreSQL's ``$1``, ``$2``…, and ``%%`` as ``%``."""
+    numbers = iter(range(1, sql.count("%s") + 1))
+    return _PLACEHOLDER.sub(lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", sql)
 
-    A batch sends ``PREPARE jiedao_N AS …; EXECUTE jiedao_N(…)`` the first time a statement text is seen on the
-    session and only ``EXECUTE`` after that, in the same one round trip: the server skips parsing and planning
-    (a third of its time per intake, docs/decisions/0011-prepared-batches.md). ``PREPARE`` is not undone by a
-    rollback and does not run after a failed statement of the same message, so a name is trusted only once the
-    message that prepared it succeeded; names are never reused, so a doubtful one is simply abandoned.
+
+class _Prepared:
+    """The statements prepared on one PostgreSQL session (protocol-level Parse; they live as long as the session).
+
+    A batch parses a statement under a name the first time its text is seen on the session and only binds and
+    executes that name after that, in the same one round trip: the server skips parsing and planning (a third of
+    its time per intake, docs/decisions/0011-prepared-batches.md). A prepared statement is not undone by a rollback,
+    and a Parse after a failed statement of the same pipeline is skipped, so a name is trusted only once the
+    pipeline that prepared it succeeded; names are never reused, so a doubtful one is simply abandoned.
     """
 
     def __init__(self, raw):
@@ -192,58 +197,28 @@ class _Prepared:
             state = connection._jiedao_prepared = cls(connection.connection)
         return state
 
-    def statements(self, sql: str, params: list, pending: dict, mogrify, literals) -> list[str]:
-        """The statements, values quoted in, that run ``sql`` (``%s`` placeholders) through a prepared statement."""
+    def name(self, sql: str, pending: dict) -> tuple[str | None, bool]:
+        """The name to execute ``sql`` under and whether it must be parsed first; (None, False) when the session
+        already has as many as it may keep (the statement then runs unnamed)."""
         name = self.names.get(sql) or pending.get(sql)
-        prepare = []
-        if name is None:
-            if len(self.names) + len(pending) >= MAX_PREPARED:
-                return [mogrify(sql, params)]
-            self.counter += 1
-            name = pending[sql] = f"jiedao_{self.counter}"
-            numbers = iter(range(1, len(params) + 1))
-            prepare = [f"PREPARE {name} AS " + _PLACEHOLDER.sub(
-                lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", sql)]
-        # The EXECUTE is written here, not through mogrify: psycopg would parse its placeholders again on every
-        # call (it caches that only for statements of at most 50 values; a case's INSERT has more): 0.22 ms of an
-        # intake's 6 ms (bench/intake_inprocess.py).
-        return [*prepare, f"EXECUTE {name}({literals(params)})" if params else f"EXECUTE {name}"]
-
-
-def _literals(cursor):
-    """A function quoting a list of values as SQL literals separated by commas, as the cursor's ``mogrify`` quotes
-    each value (the same adapters: psycopg's and Django's)."""
-    from psycopg.adapt import Transformer
-    from psycopg.types.numeric import Int2, Int4, Int8
-
-    ints = (Int2, Int4, Int8)  # written as a plain int is (test_rows)
-    tx = Transformer(cursor)  # what mogrify makes for each call
-    literal, encoding = tx.as_literal, tx.encoding
-
-    def one(v) -> str:
-        # The commonest kinds written here as psycopg writes them (a string without backslashes reads the same
-        # whatever standard_conforming_strings says; a negative number gets a space so that "- -1" never becomes
-        # a comment); everything else through psycopg's adapters. test_rows compares them with mogrify.
-        t = type(v)
-        if t is str and "\\" not in v and "\x00" not in v:
-            return "'" + v.replace("'", "''") + "'"
-        if t is int or t in ints or (t is float and isfinite(v)):  # Django's integer fields give psycopg's Int4…
-            text = str(v)
-            return f" {text}" if text[0] == "-" else text
-        if t is datetime and v.tzinfo is UTC:  # the form of psycopg's dumper, which Django's UTC values take
-            return f"'{v}'::timestamptz"
-        return "NULL" if v is None else literal(v).decode(encoding)
-
-    return lambda values: ", ".join(map(one, values))
+        if name is not None:
+            return name, False
+        if len(self.names) + len(pending) >= MAX_PREPARED:
+            return None, False
+        self.counter += 1
+        name = pending[sql] = f"jiedao_{self.counter}"
+        return name, True
 
 
 class Batch:
     """Statements whose results are not needed before the last of them: on PostgreSQL sent in one round trip.
 
-    Django's default client-side binding (psycopg's ClientCursor) sends a statement list as one simple query; each
-    statement runs in order with its own snapshot (READ COMMITTED), a failing one aborts the rest and the
-    transaction, as it would one by one. Every other setup (SQLite, where a "round trip" is a function call, or
-    server-side binding) runs them one by one. A statement's ``on_result`` receives its rows during ``run()``.
+    On PostgreSQL the statements go out as one pipeline (libpq's pipeline mode, one write and one Sync): each with
+    its values as bound parameters, never spliced into the text, so neither the server's log of a failed
+    statement nor Django's SQL log carries them (decision 0018). Each statement runs in order with its own
+    snapshot (READ COMMITTED); a failing one aborts the rest and the transaction, as it would one by one. SQLite,
+    where a "round trip" is a function call, runs them one by one. A statement's ``on_result`` receives its rows
+    during ``run()``.
     """
 
     def __init__(self, using: str = "default"):
@@ -253,14 +228,12 @@ class Batch:
 
     @property
     def one_trip(self) -> bool:
-        # Django's psycopg 3 backend uses a ClientCursor unless OPTIONS["server_side_binding"] is set.
-        options = self.connection.settings_dict.get("OPTIONS") or {}
-        return self.connection.vendor == "postgresql" and options.get("server_side_binding") is not True
+        return self.connection.vendor == "postgresql"
 
     @property
     def prepared(self) -> bool:
-        """Statements go through server-side prepared statements (off behind a transaction-mode pooler such as
-        PgBouncer, where the next transaction may run on another session: JIEDAO_PG_PREPARE=0)."""
+        """Statements go through named prepared statements (off behind a transaction-mode pooler such as
+        PgBouncer before 1.21, where the next transaction may run on another session: JIEDAO_PG_PREPARE=0)."""
         return self.one_trip and getattr(settings, "PG_PREPARED_STATEMENTS", True)
 
     def add(self, sql: str, params=(), on_result=None, *, prepare: bool = True) -> None:
@@ -313,10 +286,10 @@ class Batch:
         return True
 
     def run(self, *, commit: bool = False) -> None:
-        """``commit=True``: on PostgreSQL the same message ends the transaction (one round trip fewer). Only for the
-        last statements of an outermost ``atomic`` block, whose exit then finds nothing left to commit (psycopg
-        sends no COMMIT for a finished transaction; Django still runs its on_commit callbacks). Where the batch
-        runs statement by statement the block's exit commits as usual."""
+        """``commit=True``: on PostgreSQL the same round trip ends the transaction. Only for the last statements of
+        an outermost ``atomic`` block, whose exit then finds nothing left to commit (psycopg sends no COMMIT for a
+        finished transaction; Django still runs its on_commit callbacks). Where the batch runs statement by
+        statement the block's exit commits as usual."""
         items, self.items = self.items, []
         if not items:
             return
@@ -324,57 +297,174 @@ class Batch:
         if commit and len(self.connection.atomic_blocks) != 1:  # the caller checks that this one block is its own
             raise ValueError("Batch.run(commit=True) belongs at the end of an outermost atomic block")
         with self.connection.cursor() as wrapper:  # connects if need be, so the session below is current
-            raw = wrapper.cursor  # results are read from psycopg's cursor: the wrapper only adds a lookup per call
-            if self.one_trip and (len(items) > 1 or commit or self.prepared):
-                self._run_message(wrapper, raw, items, commit)
+            if self.one_trip:
+                _Pipeline(self, items, commit).run(wrapper)
                 return
+            raw = wrapper.cursor  # results are read from the driver's cursor: the wrapper only adds a lookup per call
             for sql, params, on_result, _ in items:
                 wrapper.execute(sql, params)
                 if on_result:
                     on_result(raw.fetchall())
 
-    def _begin_here(self) -> bool:
-        """Whether this batch opens its ``atomic`` block's transaction, for which psycopg would first send BEGIN in
-        a round trip of its own. Then BEGIN leads the batch's message instead, and psycopg, switched to autocommit
-        for the rest of the block, sends none: the server is in the transaction all the same, and the block's exit
-        commits or rolls it back as usual (psycopg sends COMMIT or ROLLBACK whenever the server is in a
-        transaction; Django switches autocommit back on after it). Decision 0013."""
+    def _begin(self) -> str | None:
+        """The BEGIN this batch's round trip starts with, when it opens its ``atomic`` block's transaction: psycopg
+        would otherwise send one in a round trip of its own (decision 0013). With the same options psycopg would
+        give it (``BEGIN READ WRITE``…). Later statements find the server in the transaction and psycopg sends no
+        second BEGIN; the block's exit commits or rolls back as usual (psycopg sends COMMIT or ROLLBACK whenever
+        the server is in a transaction)."""
         from psycopg.pq import TransactionStatus
 
         pg = self.connection.connection
-        return (self.connection.in_atomic_block and not pg.autocommit
-                and pg.pgconn.transaction_status == TransactionStatus.IDLE
-                # psycopg's own BEGIN would carry these; a plain one would not
-                and pg.isolation_level is None and pg.read_only is None and pg.deferrable is None)
+        if pg.autocommit or pg.pgconn.transaction_status != TransactionStatus.IDLE:
+            return None
+        parts = ["BEGIN"]
+        if pg.isolation_level is not None:
+            parts.append("ISOLATION LEVEL " + pg.isolation_level.name.replace("_", " "))
+        if pg.read_only is not None:
+            parts.append("READ ONLY" if pg.read_only else "READ WRITE")
+        if pg.deferrable is not None:
+            parts.append("DEFERRABLE" if pg.deferrable else "NOT DEFERRABLE")
+        return " ".join(parts)
 
-    def _run_message(self, wrapper, raw, items, commit: bool) -> None:
-        """Every statement in one simple-query message, its values quoted in (``_literals``, or psycopg's
-        ``mogrify`` for a statement that is not prepared)."""
-        state = _Prepared.of(self.connection) if self.prepared else None
-        literals = _literals(raw) if state else None
-        pending: dict[str, str] = {}
-        parts: list[str] = []
-        results: list[int] = []  # for each item, the index of its result among the message's results
-        for sql, params, _, prepare in items:
-            parts.extend(state.statements(sql, params, pending, raw.mogrify, literals) if state and prepare
-                         else [raw.mogrify(sql, params)])
-            results.append(len(parts) - 1)
-        if commit:
+
+class _Pipeline:
+    """One batch's statements through libpq's pipeline mode: every Parse, Bind and Execute written at once with a
+    single Sync, the results read back in order (decision 0018). psycopg's own pipeline would flush and poll after
+    every statement; its building blocks are used instead — its adapters quote nothing here: each value travels
+    as a text parameter, dumped by the connection's adapters and read by the server's type input function."""
+
+    def __init__(self, batch: Batch, items: list, commit: bool):
+        self.batch, self.items, self.commit = batch, items, commit
+
+    def run(self, wrapper) -> None:
+        # The SQL log (Django's, when DEBUG or a test captures queries) and the execute wrappers see one entry per
+        # round trip: the statements by name or text, never the values.
+        text = self._describe()
+        if hasattr(wrapper, "debug_sql"):  # Django's CursorDebugWrapper
+            with wrapper.debug_sql(text, None, many=False):
+                wrapper._execute_with_wrappers(text, None, False, self._execute)
+        else:
+            wrapper._execute_with_wrappers(text, None, False, self._execute)
+
+    def _describe(self) -> str:
+        self.state = _Prepared.of(self.batch.connection) if self.batch.prepared else None
+        self.pending: dict[str, str] = {}
+        self.begin = self.batch._begin()
+        self.plan: list[tuple[str | None, bool, str]] = []  # per item: name (None: unnamed), parse first, $n text
+        parts = [self.begin] if self.begin else []
+        for sql, _, _, prepare in self.items:
+            name, parse = self.state.name(sql, self.pending) if self.state and prepare else (None, False)
+            numbered = _numbered(sql)
+            self.plan.append((name, parse, numbered))
+            if name is None:
+                parts.append(numbered)
+            else:
+                parts.extend([f"PREPARE {name} AS {numbered}"] if parse else [])
+                parts.append(f"EXECUTE {name}")
+        if self.commit:
             parts.append("COMMIT")
-        if self._begin_here():
-            self.connection.connection.autocommit = True  # allowed: the session is idle
-            parts.insert(0, "BEGIN")
-            results = [i + 1 for i in results]
-        wrapper.execute("; ".join(parts))  # values already in: no parameters, so psycopg leaves the text alone
-        if state:
-            state.names.update(pending)  # the whole message ran: every PREPARE in it did
-        at = 0
-        for index, (_, _, on_result, _) in zip(results, items, strict=True):
-            while at < index:
-                raw.nextset()
-                at += 1
+        return "; ".join(parts)
+
+    def _execute(self, sql, params, many, context) -> None:
+        from psycopg import errors
+        from psycopg.adapt import Transformer
+
+        connection = self.batch.connection
+        pg = connection.connection
+        tx = Transformer(pg)
+        with connection.wrap_database_errors:
+            expected, results = self._send_and_read(pg, tx)
+            rows: dict[int, object] = {}
+            for index, got in zip(expected, results, strict=False):
+                for result in got:
+                    if result.status == _FATAL_ERROR:
+                        raise errors.error_from_result(result, encoding=pg.info.encoding)
+                if index is not None and got:
+                    rows[index] = got[-1]
+        if self.state:
+            self.state.names.update(self.pending)  # the whole pipeline ran: every Parse in it did
+        for index, (_, _, on_result, _) in enumerate(self.items):
             if on_result:
-                on_result(raw.fetchall())
+                result = rows[index]
+                tx.set_pgresult(result)
+                on_result(tx.load_rows(0, result.ntuples, tuple))
+
+    def _send_and_read(self, pg, tx) -> tuple[list[int | None], list[list]]:
+        """Every command, one Sync, one flush; then each command's results. Returns, for each command sent, the
+        item whose rows it gives (None for BEGIN, a Parse, COMMIT) and, in the same order, its results."""
+        from psycopg import errors
+        from psycopg.adapt import PyFormat
+        from psycopg.pq import PipelineStatus
+
+        pgconn = pg.pgconn
+        expected: list[int | None] = []
+        # Values first: one the adapters refuse (a NUL in a text) fails before anything is sent.
+        values = [tx.dump_sequence(params, [PyFormat.TEXT] * len(params)) if params else None
+                  for _, params, _, _ in self.items]
+        broken = False
+        try:
+            with pg.lock:
+                pgconn.enter_pipeline_mode()
+                try:
+                    if self.begin:
+                        pgconn.send_query_params(self.begin.encode(), None)
+                        expected.append(None)
+                    for index, ((name, parse, numbered), bound) in enumerate(zip(self.plan, values, strict=True)):
+                        if name is None:
+                            pgconn.send_query_params(numbered.encode(), bound)
+                        else:
+                            if parse:
+                                pgconn.send_prepare(name.encode(), numbered.encode())
+                                expected.append(None)
+                            pgconn.send_query_prepared(name.encode(), bound)
+                        expected.append(index)
+                    if self.commit:
+                        pgconn.send_query_params(b"COMMIT", None)
+                        expected.append(None)
+                    pgconn.pipeline_sync()
+                    return expected, pg.wait(_round_trip(pgconn))
+                finally:
+                    if pgconn.pipeline_status != PipelineStatus.OFF:
+                        try:
+                            pgconn.exit_pipeline_mode()
+                        except errors.Error:  # results left unread (the connection broke mid-way, or a bad value)
+                            broken = True
+        finally:
+            if broken:
+                pg.close()  # a session stuck in pipeline mode is of no further use; Django reconnects
+
+
+def _statuses():
+    from psycopg.pq import ExecStatus
+
+    return ExecStatus.FATAL_ERROR, ExecStatus.PIPELINE_SYNC
+
+
+_FATAL_ERROR, _PIPELINE_SYNC = _statuses()
+
+
+def _round_trip(pgconn):
+    """A psycopg wait generator: flush what the pipeline holds, then read each command's results up to the Sync."""
+    from psycopg.waiting import Ready, Wait
+
+    while pgconn.flush() != 0:
+        if (yield Wait.RW) & Ready.R:
+            pgconn.consume_input()
+    results: list[list] = []
+    current: list = []
+    while True:
+        if pgconn.is_busy():
+            yield Wait.R
+            pgconn.consume_input()
+            continue
+        result = pgconn.get_result()
+        if result is None:  # the end of one command's results
+            results.append(current)
+            current = []
+        elif result.status == _PIPELINE_SYNC:
+            return results
+        else:
+            current.append(result)
 
 
 def _select_plan(model: type[Model], connection):

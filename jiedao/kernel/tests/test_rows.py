@@ -139,7 +139,7 @@ def test_a_statement_is_prepared_once_per_session_and_then_only_executed():
     name = first[0]["sql"].split()[1]
     with CaptureQueriesContext(connection) as second:
         row_insert(_record(10**9 + 21))
-    assert second[0]["sql"].startswith(f"EXECUTE {name}(") and "PREPARE" not in second[0]["sql"]
+    assert second[0]["sql"] == f"EXECUTE {name}"  # by name, its values bound, not written into the text
     assert "INSERT INTO" in _prepared_on_server(connection)[name]
     assert set(AuditRecord.objects.filter(seq__gte=10**9 + 20).values_list("action", flat=True)) == {"test.prepared"}
 
@@ -195,57 +195,62 @@ def test_percent_signs_and_unprepared_statements_keep_their_meaning(settings):
         with CaptureQueriesContext(connection) as q:
             batch.run()
         assert got == [(True, "100%"), (42,)]
-        assert ("EXECUTE jiedao_" in q[0]["sql"]) is prepared and "SELECT 41::int + 1" in q[0]["sql"]
+        assert ("EXECUTE jiedao_" in q[0]["sql"]) is prepared and "SELECT $1::int + 1" in q[0]["sql"]
+        assert "41" not in q[0]["sql"] and "abc" not in q[0]["sql"]
 
 
-def test_a_prepared_statement_quotes_every_value_as_mogrify_does():
-    """The EXECUTE's values are quoted by the batch, not by mogrify (which re-parses long statements each time):
-    the same literals, and the values come back unchanged — quotes, backslashes, percent signs, NULL, Chinese,
-    times, numbers, JSON."""
+def test_every_value_travels_as_a_parameter_and_comes_back_unchanged():
+    """Decision 0018: quotes, backslashes, percent signs, NULL, Chinese, times, numbers, JSON and bytes are bound,
+    never spliced into the text: they come back as they went, and the SQL log shows none of them."""
     from decimal import Decimal
 
-    import psycopg
-    from django.db import connection as dj
+    from django.test.utils import CaptureQueriesContext
     from psycopg.types.json import Jsonb
     from psycopg.types.numeric import Int2, Int4, Int8
 
-    from jiedao.kernel.rows import _literals
-
-    _postgres_only()
+    connection = _postgres_only()
     at = dt.datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=dt.UTC)
     values = ["it''s'", "x'); DROP TABLE t; --", -1, 0, 2**70, -2**70, "it's", "back\\slash \\' end", "100%", "%s",
               None, "街道 \u2028 新江湾城", "", 7, -2**40, 3.25, True, Decimal("12.50"), at, dt.date(2028, 2, 29),
-              Jsonb({"a": ["'", "\\", None]}), b"\x00\xff"]
-    more = [-0.0, 1e-05, 1e20, 31.330123456789, -121.5, float("inf"), float("nan"), at.replace(microsecond=0),
-            at.astimezone(dt.timezone(dt.timedelta(hours=8))), at.replace(tzinfo=None), 0.1 + 0.2,
-            Int2(3), Int4(-5), Int8(2**40)]  # what Django's integer fields give on PostgreSQL
-    with dj.cursor() as wrapper:
-        raw = wrapper.cursor
-        assert _literals(raw)(values + more) == ", ".join(raw.mogrify("%s", [v]) for v in values + more)
-        with pytest.raises(psycopg.DataError):  # PostgreSQL text cannot hold NUL: refused, as mogrify refuses it
-            _literals(raw)(["a\x00b"])
+              Jsonb({"a": ["'", "\\", None]}), b"\x00\xff", -0.0, 31.330123456789, float("inf"),
+              at.astimezone(dt.timezone(dt.timedelta(hours=8))), Int2(3), Int4(-5), Int8(2**40)]
     casts = ["text", "text", "int", "int", "numeric", "numeric",
              "text", "text", "text", "text", "text", "text", "text", "int", "bigint", "float8", "bool", "numeric",
-             "timestamptz", "date", "jsonb", "bytea"]
-    got = []
-    batch = Batch()
-    batch.add("SELECT " + ", ".join(f"%s::{c}" for c in casts), values, got.extend)
-    batch.run()
-    row = list(got[0])
-    row[20] = json.loads(row[20])  # Django's connection reads jsonb as text; the field decodes it
-    assert [bytes(v) if isinstance(v, memoryview) else v for v in row] == [
-        *values[:20], {"a": ["'", "\\", None]}, b"\x00\xff"]
+             "timestamptz", "date", "jsonb", "bytea", "float8", "float8", "float8", "timestamptz", "int2", "int4",
+             "int8"]
+    for prepared in (True, False):
+        got = []
+        batch = Batch()
+        batch.add("SELECT " + ", ".join(f"%s::{c}" for c in casts), values, got.extend, prepare=prepared)
+        with CaptureQueriesContext(connection) as q:
+            batch.run()
+        row = list(got[0])
+        row[20] = json.loads(row[20])  # Django's connection reads jsonb as text; the field decodes it
+        assert [bytes(v) if isinstance(v, memoryview) else v for v in row] == [
+            *values[:20], {"a": ["'", "\\", None]}, *values[21:]]
+        assert "DROP TABLE" not in q[0]["sql"] and "新江湾城" not in q[0]["sql"] and "$29::int8" in q[0]["sql"]
 
 
-def test_prepared_statements_are_off_with_server_side_binding(settings):
+def test_a_value_the_adapters_refuse_fails_before_anything_is_sent():
+    import psycopg
+    from django.db import DataError, transaction
+
     connection = _postgres_only()
-    settings.DATABASES["default"].setdefault("OPTIONS", {})
-    connection.settings_dict["OPTIONS"] = {**connection.settings_dict.get("OPTIONS", {}), "server_side_binding": True}
-    try:
-        assert not Batch().prepared and not Batch().one_trip
-    finally:
-        connection.settings_dict["OPTIONS"].pop("server_side_binding")
-    assert Batch().prepared
+    with pytest.raises(DataError) as caught, transaction.atomic():
+        batch = Batch()
+        batch.insert(_record(10**9 + 70))
+        batch.add("SELECT %s::text", ["a\x00b"])  # PostgreSQL text cannot hold NUL
+        batch.run()
+    assert isinstance(caught.value.__cause__, psycopg.DataError)
+    assert not AuditRecord.objects.filter(seq=10**9 + 70).exists()  # the session is fine and nothing was written
+    assert connection.connection.pgconn.pipeline_status == 0
+
+
+def test_prepared_statements_follow_the_setting(settings):
+    _postgres_only()
+    assert Batch().prepared and Batch().one_trip
+    settings.PG_PREPARED_STATEMENTS = False
+    assert not Batch().prepared and Batch().one_trip  # still one round trip, each statement unnamed
 
 
 @pytest.mark.django_db(transaction=True)
@@ -324,18 +329,26 @@ def test_a_batch_that_opens_its_blocks_transaction_sends_the_begin_itself(psycop
 
 
 @pytest.mark.django_db(transaction=True)
-def test_psycopg_begins_a_transaction_that_needs_more_than_a_plain_begin(psycopg_commands):
+def test_a_batch_begins_with_the_options_psycopg_would_begin_with(psycopg_commands):
     from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
 
     connection = _postgres_only()
     sent = psycopg_commands()
-    connection.connection.read_only = False  # psycopg now begins with "BEGIN READ WRITE"
+    connection.connection.read_only = False  # psycopg would begin with "BEGIN READ WRITE"
+    connection.connection.deferrable = False
     try:
-        with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
             row_insert(_record(10**9 + 64))
+            with connection.cursor() as cur:  # a statement of Django's own later in the block: no second BEGIN
+                cur.execute("SELECT count(*) FROM kernel_auditrecord WHERE seq = %s", [10**9 + 64])
+                assert cur.fetchone() == (1,)
     finally:
         connection.connection.read_only = None
-    assert sent == [b"BEGIN READ WRITE", b"COMMIT"]
+        connection.connection.deferrable = None
+    messages = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]  # Django logs those itself
+    assert messages[0].startswith("BEGIN READ WRITE NOT DEFERRABLE; PREPARE jiedao_")
+    assert sent == [b"COMMIT"] and _seen_by_another_session(connection, 10**9 + 64) == 1
 
 
 @pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime")
