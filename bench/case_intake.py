@@ -180,7 +180,22 @@ class QueryStats:
         return response
 
 
-urlpatterns = [path("api/bench/bare-insert", bare_insert), path("", include("jiedao.urls"))]
+def plans(request):
+    """Diagnostics: this worker's session, its prepared statements and how often each ran a generic or a custom
+    plan (PostgreSQL's plan_cache_mode=auto picks per session after five runs)."""
+    import os
+
+    if connection.vendor != "postgresql":
+        return JsonResponse({"worker": os.getpid(), "statements": []})
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid(), name, generic_plans, custom_plans, left(statement, 60) "
+                    "FROM pg_prepared_statements ORDER BY name")
+        rows = cur.fetchall()
+    return JsonResponse({"worker": os.getpid(), "statements": rows})
+
+
+urlpatterns = [path("api/bench/bare-insert", bare_insert), path("api/bench/plans", plans),
+               path("", include("jiedao.urls"))]
 '''
 
 # Run with django.setup() in the prepared environment: make the bare table, list the category ids.
@@ -425,6 +440,13 @@ class Backend:
                 time.sleep(0.3)
         raise SystemExit("gunicorn did not answer /healthz within 60 s")
 
+    def settle(self):
+        """Write out what earlier runs left in memory (PostgreSQL's dirty buffers, the kernel's dirty pages), so the
+        next run does not pay for the writes of the one before it."""
+        if self.dbname:
+            self._admin("CHECKPOINT")
+        os.sync()
+
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
         return [int(x) for x in out.stdout.split()]
@@ -468,6 +490,9 @@ def write_lua(tmp: Path, cats: list[int], token: str, seed: int, idempotency: bo
     path.write_text(text)
     return path
 
+
+# The orders of the runs in successive rounds, by number of endpoints: each endpoint in each place equally often.
+ORDERS = {2: [(0, 1), (1, 0)], 3: [(0, 1, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0), (0, 2, 1), (1, 0, 2)]}
 
 TALLY: collections.Counter = collections.Counter()  # 201 answers per path, every run included
 
@@ -618,10 +643,14 @@ def bench_backend(kind: str, args, tmp: Path) -> dict:
         if variant:
             order.append(("variant", variant, "/api/v1/cases"))
         for n in range(args.rounds):
-            # Every run starts on a quiet machine, and the order turns round each round (bare, intake, variant;
-            # variant, intake, bare; …): a run that always followed another measured the tail of that one too — the
-            # same intake measured 17 % slower right after the bare insert than after another intake run.
-            for name, server, path in order if n % 2 == 0 else order[::-1]:
+            # Every run starts on a quiet machine, and each endpoint takes each place in the order equally often
+            # (two: bare, intake; intake, bare. Three: six orders, each place twice): a run that always followed
+            # another measured the tail of that one too — the same intake measured 17 % slower right after the bare
+            # insert than after another intake run, and a variant always run first or last 20 % faster than the
+            # same code in the middle.
+            for name, server, path in [order[i] for i in ORDERS[len(order)][n % len(ORDERS[len(order)])]]:
+                if args.settle:
+                    b.settle()
                 idle.append(_common.wait_for_quiet())
                 runs[name].append(wrk(server.base, path, lua, args.duration, args.connections, args.threads,
                                       backend=server))
@@ -675,6 +704,8 @@ def main() -> int:
     ap.add_argument("--variant-root", metavar="DIR",
                     help="the second server runs the code of this checkout (e.g. a `git worktree` of the previous "
                          "commit), on the same database; its migrations must match")
+    ap.add_argument("--settle", action="store_true",
+                    help="before each run: CHECKPOINT (PostgreSQL) and sync, so no run pays for the writes of the last")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temporary directory (logs, py-spy output)")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     args = ap.parse_args()
