@@ -13,6 +13,7 @@ them). Two things they do not do, so use them only where neither matters:
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
@@ -169,10 +170,15 @@ _PLACEHOLDER = re.compile(r"%%|%s")
 MAX_PREPARED = 200  # per connection; a statement beyond it runs unprepared
 
 
-def _numbered(sql: str) -> str:
-    """``%s`` placeholders as PostgreSQL's ``$1``, ``$2``…, and ``%%`` as ``%``."""
-    numbers = iter(range(1, sql.count("%s") + 1))
-    return _PLACEHOLDER.sub(lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", sql)
+_INTEGER_OIDS = frozenset({20, 21, 23})  # int8, int2, int4
+
+
+@functools.lru_cache(maxsize=1024)  # a batch's statements are a few fixed texts, numbered on every run
+def _numbered(sql: str) -> tuple[str, int]:
+    """``%s`` placeholders as PostgreSQL's ``$1``, ``$2``…, ``%%`` as ``%``; and the number of placeholders."""
+    numbers = iter(range(1, len(sql) + 1))
+    text = _PLACEHOLDER.sub(lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", sql)
+    return text, next(numbers) - 1
 
 
 class _Prepared:
@@ -337,6 +343,10 @@ class _Pipeline:
         self.batch, self.items, self.commit = batch, items, commit
 
     def run(self, wrapper) -> None:
+        # As Django's cursor does before every statement: a transaction marked for rollback (an error caught in an
+        # inner block) runs nothing more — above all not a COMMIT.
+        self.batch.connection.validate_no_broken_transaction()
+        self.cursor = wrapper.cursor  # its adapters: Django sets a time-zone loader on the cursor, not the session
         # The SQL log (Django's, when DEBUG or a test captures queries) and the execute wrappers see one entry per
         # round trip: the statements by name or text, never the values.
         text = self._describe()
@@ -350,12 +360,13 @@ class _Pipeline:
         self.state = _Prepared.of(self.batch.connection) if self.batch.prepared else None
         self.pending: dict[str, str] = {}
         self.begin = self.batch._begin()
-        self.plan: list[tuple[str | None, bool, str]] = []  # per item: name (None: unnamed), parse first, $n text
+        # per item: name (None: unnamed), whether to parse it first, the text with $n, the number of placeholders
+        self.plan: list[tuple[str | None, bool, str, int]] = []
         parts = [self.begin] if self.begin else []
         for sql, _, _, prepare in self.items:
             name, parse = self.state.name(sql, self.pending) if self.state and prepare else (None, False)
-            numbered = _numbered(sql)
-            self.plan.append((name, parse, numbered))
+            numbered, count = _numbered(sql)
+            self.plan.append((name, parse, numbered, count))
             if name is None:
                 parts.append(numbered)
             else:
@@ -371,11 +382,11 @@ class _Pipeline:
 
         connection = self.batch.connection
         pg = connection.connection
-        tx = Transformer(pg)
+        tx = Transformer(self.cursor)
         with connection.wrap_database_errors:
             expected, results = self._send_and_read(pg, tx)
             rows: dict[int, object] = {}
-            for index, got in zip(expected, results, strict=False):
+            for index, got in zip(expected, results, strict=True):
                 for result in got:
                     if result.status == _FATAL_ERROR:
                         raise errors.error_from_result(result, encoding=pg.info.encoding)
@@ -399,8 +410,15 @@ class _Pipeline:
         pgconn = pg.pgconn
         expected: list[int | None] = []
         # Values first: one the adapters refuse (a NUL in a text) fails before anything is sent.
-        values = [tx.dump_sequence(params, [PyFormat.TEXT] * len(params)) if params else None
-                  for _, params, _, _ in self.items]
+        values, types = [], []
+        for (_, params, _, _), (_, _, _, count) in zip(self.items, self.plan, strict=True):
+            if count != len(params):
+                raise errors.ProgrammingError(f"the statement has {count} placeholders but {len(params)} values")
+            values.append(tx.dump_sequence(params, [PyFormat.TEXT] * len(params)) if params else None)
+            # A value's type goes with it, as the quoted literals of decision 0011 carried theirs ('…'::timestamptz),
+            # except an integer's: psycopg picks int2, int4 or int8 by its size, and the server infers it from where
+            # it stands instead (a column, a cast, a function's argument), as it did for PREPARE.
+            types.append([0 if oid in _INTEGER_OIDS else oid for oid in tx.types] if params else None)
         broken = False
         try:
             with pg.lock:
@@ -409,12 +427,13 @@ class _Pipeline:
                     if self.begin:
                         pgconn.send_query_params(self.begin.encode(), None)
                         expected.append(None)
-                    for index, ((name, parse, numbered), bound) in enumerate(zip(self.plan, values, strict=True)):
+                    for index, ((name, parse, numbered, _), bound, oids) in enumerate(
+                            zip(self.plan, values, types, strict=True)):
                         if name is None:
-                            pgconn.send_query_params(numbered.encode(), bound)
+                            pgconn.send_query_params(numbered.encode(), bound, oids)
                         else:
-                            if parse:
-                                pgconn.send_prepare(name.encode(), numbered.encode())
+                            if parse:  # typed by this first binding; later ones are read as those types
+                                pgconn.send_prepare(name.encode(), numbered.encode(), oids)
                                 expected.append(None)
                             pgconn.send_query_prepared(name.encode(), bound)
                         expected.append(index)
@@ -448,7 +467,8 @@ def _round_trip(pgconn):
     from psycopg.waiting import Ready, Wait
 
     while pgconn.flush() != 0:
-        if (yield Wait.RW) & Ready.R:
+        ready = yield Wait.RW
+        if ready and ready & Ready.R:  # psycopg resumes the generator with None after cancelling on Ctrl-C
             pgconn.consume_input()
     results: list[list] = []
     current: list = []

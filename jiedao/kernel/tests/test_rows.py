@@ -404,3 +404,47 @@ def test_the_short_way_to_prepare_a_value_gives_what_the_field_gives_for_every_f
                 assert outcome(lambda: prep(obj)) == full, (model, field.name, value)
                 compared += 1
     assert compared > 5000 and shortened > 200  # the comparison reached the fields the short way serves
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_runs_nothing_in_a_transaction_marked_for_rollback():
+    """As Django's cursor refuses: above all, the batch's COMMIT must not commit what the block will roll back."""
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    connection = _postgres_only()
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        batch = Batch()
+        batch.insert(_record(10**9 + 80))
+        with pytest.raises(TransactionManagementError):
+            batch.run(commit=True)
+    assert _seen_by_another_session(connection, 10**9 + 80) == 0
+
+
+def test_a_batch_refuses_a_wrong_number_of_values_before_sending(settings):
+    from django.db import ProgrammingError
+
+    _postgres_only()
+    for sql, values in (("SELECT %s::int", [1, 2]), ("SELECT %s::int, %s::int", [1])):
+        batch = Batch()
+        batch.add(sql, values)
+        with pytest.raises(ProgrammingError, match="placeholders"):
+            batch.run()
+    seen = []
+    batch = Batch()
+    batch.add("SELECT %s::int + 1", [1], seen.extend)
+    batch.run()  # the session is fine
+    assert seen == [(2,)]
+
+
+def test_a_value_keeps_its_type_where_the_statement_does_not_give_one():
+    """A time goes as timestamptz, as the quoted literal did ('…'::timestamptz): cast to a plain timestamp it is
+    converted to the session's zone, not stripped of its offset."""
+    _postgres_only()
+    at = dt.datetime(2026, 11, 27, 21, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    got = []
+    batch = Batch()
+    batch.add("SELECT %s::timestamp, %s::date, %s::text", [at, dt.date(2026, 2, 28), at], got.extend)
+    batch.run()
+    assert got[0][0] == dt.datetime(2026, 11, 27, 13, 0) and got[0][1] == dt.date(2026, 2, 28)
