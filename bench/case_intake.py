@@ -323,10 +323,22 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
-def _machine_busy() -> float:
-    """Busy CPU seconds of the whole machine so far (all but idle and iowait)."""
+def _machine_busy() -> tuple[float, float]:
+    """Busy CPU seconds of the whole machine so far (all but idle and iowait), and of those the time stolen by the
+    hypervisor (a shared VM's neighbours)."""
     values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(values[:8]) - values[3] - values[4]) / _TICK
+    return (sum(values[:8]) - values[3] - values[4]) / _TICK, values[7] / _TICK
+
+
+def _wal_bytes(backend) -> int:
+    """The PostgreSQL server's WAL position in bytes (0 for SQLite): WAL per request tells full-page images, which
+    follow every checkpoint, from steady-state writes."""
+    if backend.kind != "postgres":
+        return 0
+    import psycopg
+
+    with psycopg.connect(backend.args.pg_url, autocommit=True) as conn:
+        return int(conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0])
 
 
 class CpuMeter:
@@ -339,16 +351,20 @@ class CpuMeter:
         self.app = {pid: _proc_cpu(pid) for pid in self.backend.worker_pids()}
         self.db = {pid: _proc_cpu(pid) for pid in _postgres_pids()} if self.backend.kind == "postgres" else {}
         self.children = os.times().children_user + os.times().children_system
-        self.machine = _machine_busy()
+        self.wal = _wal_bytes(self.backend)
+        self.machine, self.steal = _machine_busy()
         return self
 
     def __exit__(self, *exc):
+        machine, steal = _machine_busy()
         self.result = {
             "app": sum(_proc_cpu(pid) - t for pid, t in self.app.items()),
             # a backend that started during the run counts whole
             "db": sum(_proc_cpu(pid) - self.db.get(pid, 0.0) for pid in _postgres_pids()) if self.db else 0.0,
             "wrk": os.times().children_user + os.times().children_system - self.children,
-            "machine": _machine_busy() - self.machine,
+            "machine": machine - self.machine,
+            "steal": steal - self.steal,
+            "wal_kb": (_wal_bytes(self.backend) - self.wal) / 1000,  # per request below: KB, as the rest is ms
         }
 
 
@@ -672,8 +688,12 @@ def summarise(runs: list[dict]) -> dict:
     ok = sum(r["ok"] for r in runs)
     secs = sum(r["duration_us"] for r in runs) / 1e6
     mid = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
-    cpu = {k: 1000 * sum(r["cpu"].get(k, 0.0) for r in runs) / max(ok, 1) for k in ("app", "db", "wrk", "machine")}
-    return {"cpu_ms": cpu, "rps": ok / secs, "ok": ok, "bad": sum(r["bad"] for r in runs), "p50": mid["p50_us"] / 1000,
+    cpu = {k: 1000 * sum(r["cpu"].get(k, 0.0) for r in runs) / max(ok, 1)
+           for k in ("app", "db", "wrk", "machine", "steal", "wal_kb")}
+    cpu["wal_kb"] /= 1000
+    per_run = [(r["rps"], 1000 * r["cpu"].get("db", 0.0) / max(r["ok"], 1), r["cpu"].get("wal_kb", 0.0) / max(r["ok"], 1))
+               for r in runs]
+    return {"cpu_ms": cpu, "per_run": per_run, "rps": ok / secs, "ok": ok, "bad": sum(r["bad"] for r in runs), "p50": mid["p50_us"] / 1000,
             "p90": mid["p90_us"] / 1000, "p99": mid["p99_us"] / 1000,
             "errors": sum(r["connect"] + r["read"] + r["write"] + r["timeout"] for r in runs),
             "last_bad": max(r["last_bad"] for r in runs)}
@@ -770,7 +790,11 @@ def main() -> int:
         for name, x in (("bare insert", bare), ("intake", intake)) + ((("variant", v),) if "variant" in r["runs"] else ()):
             c = x["cpu_ms"]
             print(f"{'':<18}CPU ms per request, {name + ':':<13} workers {c['app']:.2f}, database {c['db']:.2f}, "
-                  f"wrk {c['wrk']:.2f}, whole machine {c['machine']:.2f}")
+                  f"wrk {c['wrk']:.2f}, whole machine {c['machine']:.2f} (stolen {c['steal']:.2f})"
+                  + (f"; WAL {c['wal_kb']:.1f} KB" if c["wal_kb"] else ""))
+            if c["wal_kb"]:
+                print(f"{'':<18}  each run (req/s, database ms, WAL KB per request): "
+                      + ", ".join(f"{rps:.0f}/{db:.2f}/{wal:.1f}" for rps, db, wal in x["per_run"]))
         if bare["bad"] or intake["bad"]:
             print(f"{'':<18}non-201 answers, e.g. HTTP {max(bare['last_bad'], intake['last_bad'])}")
         for path, q in sorted(r["queries"].items()):
