@@ -80,40 +80,14 @@ def duplicates_query(batch: Batch, found: list, **point):
                   lambda rows: found.extend(pk for (pk,) in rows))
 
 
-@functools.cache
-def _duplicate_expression_sql(n_cells: int) -> str:
-    # One probe per cell, the cell an equality (a lateral join over the cells), not ``cell IN (…)``: the check runs
-    # prepared, and PostgreSQL's generic plan for ``IN`` priced the probe index (one descent per cell) within a
-    # hair of the (subdistrict, reported_at) index, and took that one in some sessions — reading every case of the
-    # time window, 2.3 ms instead of 0.2 at 8,000 cases and growing (docs/performance.md, 2026-11-27 evening). With
-    # an equality per probe the probe index is cheaper by far whatever the table's size.
-    table = Case._meta.db_table
-    return (
-        "(SELECT COALESCE(jsonb_agg(d.id ORDER BY d.id), '[]'::jsonb)"  # noqa: S608 (model table)
-        f" FROM unnest(ARRAY[{', '.join(['%s'] * n_cells)}]::bigint[]) AS c(cell)"
-        f" CROSS JOIN LATERAL (SELECT id FROM {table} WHERE subdistrict_id = %s AND category_id = %s AND cell = c.cell"
-        # The time window as row comparisons over the probe index's four columns: only that index can take them.
-        # A plain ``reported_at >=`` would let the (subdistrict, reported_at) index in too, and with statistics a
-        # few minutes old (the newest reports lie past their histogram) the planner believed it found one row.
-        " AND (subdistrict_id, category_id, cell, reported_at) >= (%s, %s, c.cell, %s)"
-        " AND (subdistrict_id, category_id, cell, reported_at) <= (%s, %s, c.cell, %s)"
-        " AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s AND state NOT IN (%s, %s)"
-        " AND 12742000 * ASIN(SQRT(POWER(SIN(RADIANS(lat - %s) / 2), 2)"
-        " + COS(RADIANS(%s)) * COS(RADIANS(lat)) * POWER(SIN(RADIANS(lng - %s) / 2), 2))) <= %s) d)"
-    )
-
-
 def duplicates_expression(**point) -> tuple[str, list] | None:
     """The same check as SQL computing the case's ``duplicate_candidates`` in its own INSERT (PostgreSQL): the
     new row is not yet there to find itself."""
     check = _duplicate_params(**point)
     if check is None:
         return None
-    n_cells, params = check
-    # _duplicate_params gives subdistrict, category, the cells, the window's two ends, then the rest.
-    sub, cat, cells, (start, end), rest = params[0], params[1], params[2:2 + n_cells], params[2 + n_cells:4 + n_cells], \
-        params[4 + n_cells:]
-    return _duplicate_expression_sql(n_cells), [*cells, sub, cat, sub, cat, start, sub, cat, end, *rest]
+    return (f"(SELECT COALESCE(jsonb_agg(id ORDER BY id), '[]'::jsonb) FROM {_duplicate_where(check[0])})",  # noqa: S608
+            check[1])
 
 
 def compute_deadline(*, subdistrict_id, category: CaseCategory | None, urgency: str, start, calendar_token: str = ""):
