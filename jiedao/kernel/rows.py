@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import functools
 import re
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connections, models, router
 from django.db.models import Model, signals
+from psycopg.pq import ExecStatus
 
 
 def _plans(connection) -> dict:
@@ -350,10 +352,8 @@ class _Pipeline:
         # The SQL log (Django's, when DEBUG or a test captures queries) and the execute wrappers see one entry per
         # round trip: the statements by name or text, never the values.
         text = self._describe()
-        if hasattr(wrapper, "debug_sql"):  # Django's CursorDebugWrapper
-            with wrapper.debug_sql(text, None, many=False):
-                wrapper._execute_with_wrappers(text, None, False, self._execute)
-        else:
+        logged = wrapper.debug_sql(text, None, many=False) if hasattr(wrapper, "debug_sql") else nullcontext()
+        with logged:  # Django's CursorDebugWrapper logs it; the plain wrapper does not
             wrapper._execute_with_wrappers(text, None, False, self._execute)
 
     def _describe(self) -> str:
@@ -453,13 +453,7 @@ class _Pipeline:
                 pg.close()  # a session stuck in pipeline mode is of no further use; Django reconnects
 
 
-def _statuses():
-    from psycopg.pq import ExecStatus
-
-    return ExecStatus.FATAL_ERROR, ExecStatus.PIPELINE_SYNC
-
-
-_FATAL_ERROR, _PIPELINE_SYNC = _statuses()
+_FATAL_ERROR, _PIPELINE_SYNC = ExecStatus.FATAL_ERROR, ExecStatus.PIPELINE_SYNC
 
 
 def _round_trip(pgconn):
