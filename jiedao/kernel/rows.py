@@ -172,7 +172,7 @@ _PLACEHOLDER = re.compile(r"%%|%s")
 MAX_PREPARED = 200  # per connection; a statement beyond it runs unprepared
 
 
-_INTEGER_OIDS = frozenset({20, 21, 23})  # int8, int2, int4
+_INTEGER_OIDS = frozenset({20, 21, 23, 1016, 1005, 1007})  # int8, int2, int4 and their arrays
 
 
 @functools.lru_cache(maxsize=1024)  # a batch's statements are a few fixed texts, numbered on every run
@@ -416,8 +416,9 @@ class _Pipeline:
                 raise errors.ProgrammingError(f"the statement has {count} placeholders but {len(params)} values")
             values.append(tx.dump_sequence(params, [PyFormat.TEXT] * len(params)) if params else None)
             # A value's type goes with it, as the quoted literals of decision 0011 carried theirs ('…'::timestamptz),
-            # except an integer's: psycopg picks int2, int4 or int8 by its size, and the server infers it from where
-            # it stands instead (a column, a cast, a function's argument), as it did for PREPARE.
+            # except an integer's (or a list of them): psycopg picks int2, int4 or int8 by the size, the first Parse
+            # would fix that type for the session, so the server infers it from where it stands instead (a column,
+            # a cast, a function's argument), as it did for PREPARE.
             types.append([0 if oid in _INTEGER_OIDS else oid for oid in tx.types] if params else None)
         broken = False
         try:

@@ -40,35 +40,39 @@ _LOCATED_BY_REPORTER = frozenset({CaseSource.GRID_WORKER, CaseSource.STAFF, Case
 DEFAULT_NORMAL_DAYS = 5
 
 
-def _duplicate_params(*, subdistrict_id, category_id, lat, lng, at) -> tuple[int, list] | None:
-    """The duplicate check's number of cells and values (X-3), or None when the report has no point or category."""
+def _duplicate_params(*, subdistrict_id, category_id, lat, lng, at) -> tuple[list[int], list] | None:
+    """The duplicate check's cells and its other values (X-3), or None when the report has no point or category."""
     if lat is None or lng is None or category_id is None:
         return None
     dlat = DUPLICATE_RADIUS_M / 111_000
     dlng = DUPLICATE_RADIUS_M / (111_000 * max(math.cos(math.radians(lat)), 0.1))
-    cells = cells_in_box(lat - dlat, lat + dlat, lng - dlng, lng + dlng)
     ops = connection.ops
-    return len(cells), [
-        subdistrict_id, category_id, *cells,
+    return cells_in_box(lat - dlat, lat + dlat, lng - dlng, lng + dlng), [
+        subdistrict_id, category_id,
         ops.adapt_datetimefield_value(at - timezone.timedelta(hours=DUPLICATE_WINDOW_H)),
         ops.adapt_datetimefield_value(at), lat - dlat, lat + dlat, lng - dlng, lng + dlng,
         CaseState.MERGED.value, CaseState.REJECTED.value, lat, lat, lng, DUPLICATE_RADIUS_M]
 
 
+# One fixed statement instead of a queryset: it runs on every intake, and building the queryset cost three times as
+# much as running it (bench/case_intake.py). The index (cell, subdistrict, category, reported_at) takes it to each of
+# the 1–4 cells around the point and, in each, to the time window; the haversine distance (the same SQL on SQLite,
+# where Django provides the functions) keeps those within the radius.
+_DUPLICATE_TEST = (
+    " AND reported_at >= %s AND {upper} AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s"
+    " AND state NOT IN (%s, %s)"
+    " AND 12742000 * ASIN(SQRT(POWER(SIN(RADIANS(lat - %s) / 2), 2)"
+    " + COS(RADIANS(%s)) * COS(RADIANS(lat)) * POWER(SIN(RADIANS(lng - %s) / 2), 2))) <= %s"
+)
+
+
 @functools.cache
-def _duplicate_where(n_cells: int) -> str:
-    # One fixed statement instead of a queryset: it runs on every intake, and building the queryset cost three
-    # times as much as running it (bench/case_intake.py). The index (subdistrict, category, cell, reported_at)
-    # takes it to the 1–4 cells around the point and, in each, to the time window; the haversine distance (the
-    # same SQL on SQLite, where Django provides the functions) keeps those within the radius.
-    return (
-        f"{Case._meta.db_table} WHERE subdistrict_id = %s AND category_id = %s"
-        f" AND cell IN ({', '.join(['%s'] * n_cells)})"
-        " AND reported_at >= %s AND reported_at <= %s AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s"
-        " AND state NOT IN (%s, %s)"
-        " AND 12742000 * ASIN(SQRT(POWER(SIN(RADIANS(lat - %s) / 2), 2)"
-        " + COS(RADIANS(%s)) * COS(RADIANS(lat)) * POWER(SIN(RADIANS(lng - %s) / 2), 2))) <= %s"
-    )
+def _duplicate_where(n_cells: int, vendor: str) -> str:
+    # SQLite without ANALYZE statistics guesses that an IN list on an index's first column costs more than the
+    # (subdistrict, reported_at) index, which reads every recent case: it is told which index to take.
+    indexed_by = " INDEXED BY case_duplicate_probe" if vendor == "sqlite" else ""
+    return (f"{Case._meta.db_table}{indexed_by} WHERE subdistrict_id = %s AND category_id = %s"
+            f" AND cell IN ({', '.join(['%s'] * n_cells)})" + _DUPLICATE_TEST.format(upper="reported_at <= %s"))
 
 
 def duplicates_query(batch: Batch, found: list, **point):
@@ -76,8 +80,23 @@ def duplicates_query(batch: Batch, found: list, **point):
     closed. Adds the check to ``batch``; running the batch fills ``found`` with their ids."""
     check = _duplicate_params(**point)
     if check is not None:
-        batch.add(f"SELECT id FROM {_duplicate_where(check[0])} ORDER BY id", check[1],  # noqa: S608 (model table)
-                  lambda rows: found.extend(pk for (pk,) in rows))
+        cells, (subdistrict_id, category_id, *rest) = check
+        batch.add(f"SELECT id FROM {_duplicate_where(len(cells), batch.connection.vendor)} ORDER BY id",  # noqa: S608
+                  [subdistrict_id, category_id, *cells, *rest], lambda rows: found.extend(pk for (pk,) in rows))
+
+
+# PostgreSQL runs the check prepared (decision 0015), and after five executions with a generic plan, made without
+# the values and kept for the session while the table grows. With the cells in an IN list and the index led by
+# (subdistrict, category), that plan left the cells out of the index condition and read every case of the category
+# in the window: thousands of entries where a cell holds a handful. Here each cell is a join value and the index is
+# led by the cell, so every plan through it descends once per cell. Only the window's start is an index condition:
+# a one-sided range is guessed to keep a third of the rows, so no plan prefers the (subdistrict, reported_at) index,
+# which would read every recent case; the end is a filter (IS TRUE keeps it out of the index condition).
+_DUPLICATE_LATERAL = (
+    "unnest(%s::bigint[]) AS near(cell) CROSS JOIN LATERAL (SELECT id FROM {table} WHERE subdistrict_id = %s"  # noqa: S608
+    " AND category_id = %s AND {table}.cell = near.cell" + _DUPLICATE_TEST.format(upper="(reported_at <= %s) IS TRUE")
+    + ") found"
+)
 
 
 def duplicates_expression(**point) -> tuple[str, list] | None:
@@ -86,8 +105,9 @@ def duplicates_expression(**point) -> tuple[str, list] | None:
     check = _duplicate_params(**point)
     if check is None:
         return None
-    return (f"(SELECT COALESCE(jsonb_agg(id ORDER BY id), '[]'::jsonb) FROM {_duplicate_where(check[0])})",  # noqa: S608
-            check[1])
+    cells, rest = check
+    return ("(SELECT COALESCE(jsonb_agg(found.id ORDER BY found.id), '[]'::jsonb) FROM "  # noqa: S608 (model table)
+            + _DUPLICATE_LATERAL.format(table=Case._meta.db_table) + ")", [cells, *rest])
 
 
 def compute_deadline(*, subdistrict_id, category: CaseCategory | None, urgency: str, start, calendar_token: str = ""):

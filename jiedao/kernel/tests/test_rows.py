@@ -448,3 +448,15 @@ def test_a_value_keeps_its_type_where_the_statement_does_not_give_one():
     batch.add("SELECT %s::timestamp, %s::date, %s::text", [at, dt.date(2026, 2, 28), at], got.extend)
     batch.run()
     assert got[0][0] == dt.datetime(2026, 11, 27, 13, 0) and got[0][1] == dt.date(2026, 2, 28)
+
+
+def test_a_list_of_small_integers_does_not_fix_the_type_of_a_prepared_statement():
+    """psycopg sends [1, 2] as int2[]: had the session's Parse kept that type, a later list with a large number
+    would be out of range for the same prepared statement."""
+    _postgres_only()
+    got = []
+    for cells in ([1, 2], [2**40, -3], [7]):
+        batch = Batch()
+        batch.add("SELECT sum(c)::bigint FROM unnest(%s::bigint[]) AS t(c)", [cells], got.extend)
+        batch.run()
+    assert got == [(3,), (2**40 - 3,), (7,)]
