@@ -107,10 +107,10 @@ class Case(models.Model):
             models.Index(fields=["subdistrict", "state", "deadline_at"]),
             models.Index(fields=["subdistrict", "grid", "state"]),
             models.Index(fields=["subdistrict", "reported_at"]),
-            # The duplicate check (services/intake.py): one descent per cell around the point, then the sub-district,
-            # the category and the time window. The cell leads so that no plan can use the index without it: with
-            # (subdistrict, category, …) a generic plan skipped the cells and read every case of the category.
-            models.Index(fields=["cell", "subdistrict", "category", "reported_at"], name="case_duplicate_probe"),
+            # The duplicate check (services/intake.py): one descent per cell around the point, then the category and
+            # the time window. The cell leads so that no plan can use the index without it: led by (subdistrict,
+            # category) a generic plan skipped the cells and read every report of the category in the window.
+            models.Index(fields=["cell", "category", "reported_at"], name="case_duplicate_probe"),
             # In Meta rather than db_index=True on the field: no second, varchar_pattern_ops copy on PostgreSQL.
             models.Index(fields=["number"], name="case_number"),
             models.Index(fields=["state"], name="case_state"),  # the periodic deadline check, across sub-districts

@@ -41,38 +41,38 @@ DEFAULT_NORMAL_DAYS = 5
 
 
 def _duplicate_params(*, subdistrict_id, category_id, lat, lng, at) -> tuple[list[int], list] | None:
-    """The duplicate check's cells and its other values (X-3), or None when the report has no point or category."""
+    """The duplicate check's cells and, in the order of ``_DUPLICATE_TEST``, its other values (X-3); None when the
+    report has no point or category."""
     if lat is None or lng is None or category_id is None:
         return None
     dlat = DUPLICATE_RADIUS_M / 111_000
     dlng = DUPLICATE_RADIUS_M / (111_000 * max(math.cos(math.radians(lat)), 0.1))
     ops = connection.ops
     return cells_in_box(lat - dlat, lat + dlat, lng - dlng, lng + dlng), [
-        subdistrict_id, category_id,
-        ops.adapt_datetimefield_value(at - timezone.timedelta(hours=DUPLICATE_WINDOW_H)),
-        ops.adapt_datetimefield_value(at), lat - dlat, lat + dlat, lng - dlng, lng + dlng,
+        category_id, ops.adapt_datetimefield_value(at - timezone.timedelta(hours=DUPLICATE_WINDOW_H)),
+        ops.adapt_datetimefield_value(at), subdistrict_id, lat - dlat, lat + dlat, lng - dlng, lng + dlng,
         CaseState.MERGED.value, CaseState.REJECTED.value, lat, lat, lng, DUPLICATE_RADIUS_M]
 
 
 # One fixed statement instead of a queryset: it runs on every intake, and building the queryset cost three times as
-# much as running it (bench/case_intake.py). The index (cell, subdistrict, category, reported_at) takes it to each of
-# the 1–4 cells around the point and, in each, to the time window; the haversine distance (the same SQL on SQLite,
-# where Django provides the functions) keeps those within the radius.
+# much as running it (bench/case_intake.py). The index case_duplicate_probe (cell, category, reported_at) takes it to
+# each of the 1–4 cells around the point and, in each, to the category's reports in the window; the haversine
+# distance (the same SQL on SQLite, where Django provides the functions) keeps those within the radius.
+# The sub-district is a filter that no index can take (``IS TRUE``): the category already belongs to one sub-district,
+# and every index that starts with the sub-district would read all its recent cases. A planner without statistics,
+# or with statistics older than the newest reports, took one of those (decision 0015); now the probe is the only
+# index any plan can use.
 _DUPLICATE_TEST = (
-    " AND reported_at >= %s AND {upper} AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s"
-    " AND state NOT IN (%s, %s)"
+    " AND category_id = %s AND reported_at >= %s AND reported_at <= %s AND (subdistrict_id = %s) IS TRUE"
+    " AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s AND state NOT IN (%s, %s)"
     " AND 12742000 * ASIN(SQRT(POWER(SIN(RADIANS(lat - %s) / 2), 2)"
     " + COS(RADIANS(%s)) * COS(RADIANS(lat)) * POWER(SIN(RADIANS(lng - %s) / 2), 2))) <= %s"
 )
 
 
 @functools.cache
-def _duplicate_where(n_cells: int, vendor: str) -> str:
-    # SQLite without ANALYZE statistics guesses that an IN list on an index's first column costs more than the
-    # (subdistrict, reported_at) index, which reads every recent case: it is told which index to take.
-    indexed_by = " INDEXED BY case_duplicate_probe" if vendor == "sqlite" else ""
-    return (f"{Case._meta.db_table}{indexed_by} WHERE subdistrict_id = %s AND category_id = %s"
-            f" AND cell IN ({', '.join(['%s'] * n_cells)})" + _DUPLICATE_TEST.format(upper="reported_at <= %s"))
+def _duplicate_where(n_cells: int) -> str:
+    return f"{Case._meta.db_table} WHERE cell IN ({', '.join(['%s'] * n_cells)})" + _DUPLICATE_TEST
 
 
 def duplicates_query(batch: Batch, found: list, **point):
@@ -80,22 +80,18 @@ def duplicates_query(batch: Batch, found: list, **point):
     closed. Adds the check to ``batch``; running the batch fills ``found`` with their ids."""
     check = _duplicate_params(**point)
     if check is not None:
-        cells, (subdistrict_id, category_id, *rest) = check
-        batch.add(f"SELECT id FROM {_duplicate_where(len(cells), batch.connection.vendor)} ORDER BY id",  # noqa: S608
-                  [subdistrict_id, category_id, *cells, *rest], lambda rows: found.extend(pk for (pk,) in rows))
+        cells, rest = check
+        batch.add(f"SELECT id FROM {_duplicate_where(len(cells))} ORDER BY id", [*cells, *rest],  # noqa: S608
+                  lambda rows: found.extend(pk for (pk,) in rows))
 
 
 # PostgreSQL runs the check prepared (decision 0015), and after five executions with a generic plan, made without
-# the values and kept for the session while the table grows. With the cells in an IN list and the index led by
-# (subdistrict, category), that plan left the cells out of the index condition and read every case of the category
-# in the window: thousands of entries where a cell holds a handful. Here each cell is a join value and the index is
-# led by the cell, so every plan through it descends once per cell. Only the window's start is an index condition:
-# a one-sided range is guessed to keep a third of the rows, so no plan prefers the (subdistrict, reported_at) index,
-# which would read every recent case; the end is a filter (IS TRUE keeps it out of the index condition).
+# the values and kept for the session while the table grows. With the cells in an IN list, that plan could leave
+# them out of the index condition (four descents looked dear for the few rows it expected) and read every report of
+# the category in the window. Here each cell is a join value, one descent each, with the cell leading the index.
 _DUPLICATE_LATERAL = (
-    "unnest(%s::bigint[]) AS near(cell) CROSS JOIN LATERAL (SELECT id FROM {table} WHERE subdistrict_id = %s"  # noqa: S608
-    " AND category_id = %s AND {table}.cell = near.cell" + _DUPLICATE_TEST.format(upper="(reported_at <= %s) IS TRUE")
-    + ") found"
+    "unnest(%s::bigint[]) AS near(cell) CROSS JOIN LATERAL (SELECT id FROM {table}"  # noqa: S608
+    " WHERE {table}.cell = near.cell" + _DUPLICATE_TEST + ") found"
 )
 
 
