@@ -740,6 +740,26 @@ def test_a_category_added_since_the_sub_district_row_was_kept_is_found(cases_tow
     assert client.post("/api/v1/cases", {**body, "category_id": 10**8}).status_code == 404
 
 
+_MANY_CASES = (
+    "INSERT INTO cases_case (source, external_id, title, description, address, lat, lng, urgency, state,"
+    " version, reporter_name, reporter_phone, public_token, reported_at, supervision_level, postponed,"
+    " rework_count, return_count, duplicate_candidates, follow_up_note, subdistrict_id, category_id)"
+    " SELECT source, '', title, description, '', 31.318 + random() * 0.028, 121.488 + random() * 0.039,"
+    " urgency, (ARRAY['reported', 'closed', 'closed', 'rejected'])[1 + floor(random() * 4)::int], 1, '',"
+    " '', md5(random()::text), now() - random() * %s::interval, 0, false, 0, 0, '[]'::jsonb, '',"
+    " subdistrict_id, (%s::bigint[])[1 + floor(random() * %s)::int]"
+    " FROM generate_series(1, %s) g, (SELECT * FROM cases_case LIMIT 1) c")
+
+
+def _busy_history(cur, categories, *, analysed=True):
+    """20,000 cases over two years across the categories and the area, analysed (or not); then, as on a busy day
+    since, 20,000 in the last 40 hours in three categories, which the statistics do not know about."""
+    cur.execute(_MANY_CASES, ["730 days", categories, len(categories), 20000])
+    if analysed:
+        cur.execute("ANALYZE cases_case")
+    cur.execute(_MANY_CASES, ["40 hours", categories[:3], 3, 20000])
+
+
 @pytest.mark.parametrize("analysed", [True, False])
 def test_on_postgresql_the_duplicate_check_has_a_good_generic_plan(cases_town, analysed):
     """The check runs prepared inside the case's INSERT (decision 0015), so after five executions PostgreSQL may
@@ -757,23 +777,9 @@ def test_on_postgresql_the_duplicate_check_has_a_good_generic_plan(cases_town, a
         pytest.skip("prepared statements are PostgreSQL's")
     report(cases_town)
     categories = list(CaseCategory.objects.filter(subdistrict=cases_town.sub, is_leaf=True).values_list("pk", flat=True))
-    insert = (
-        "INSERT INTO cases_case (source, external_id, title, description, address, lat, lng, urgency, state,"
-        " version, reporter_name, reporter_phone, public_token, reported_at, supervision_level, postponed,"
-        " rework_count, return_count, duplicate_candidates, follow_up_note, subdistrict_id, category_id)"
-        " SELECT source, '', title, description, '', 31.318 + random() * 0.028, 121.488 + random() * 0.039,"
-        " urgency, (ARRAY['reported', 'closed', 'closed', 'rejected'])[1 + floor(random() * 4)::int], 1, '',"
-        " '', md5(random()::text), now() - random() * %s::interval, 0, false, 0, 0, '[]'::jsonb, '',"
-        " subdistrict_id, (%s::bigint[])[1 + floor(random() * %s)::int]"
-        " FROM generate_series(1, %s) g, (SELECT * FROM cases_case LIMIT 1) c")
     now = timezone.now()
     with connection.cursor() as cur:
-        # 20,000 cases over two years across the categories and the area, analysed (or not); then, as on a busy day
-        # since, 20,000 in the last 40 hours in a few categories, which the statistics do not know about.
-        cur.execute(insert, ["730 days", categories, len(categories), 20000])
-        if analysed:
-            cur.execute("ANALYZE cases_case")
-        cur.execute(insert, ["40 hours", categories[:3], 3, 20000])
+        _busy_history(cur, categories, analysed=analysed)
         point = {"subdistrict_id": cases_town.sub.pk, "category_id": categories[0], "lat": 31.335, "lng": 121.505,
                  "at": now}
         sql, params = duplicates_expression(**point)
@@ -803,6 +809,37 @@ def test_on_postgresql_the_duplicate_check_has_a_good_generic_plan(cases_town, a
     pages = max(sum(int(n) for n in re.findall(r"shared \w+=(\d+)", line))
                 for line in plan.split("Planning")[0].splitlines() if "Buffers:" in line)
     assert pages < 100, plan
+
+
+def test_on_postgresql_the_intake_keeps_its_generic_plan(cases_town):
+    """After five intakes PostgreSQL compares the generic plan's cost with the custom plans': the case's INSERT,
+    duplicate check included, must be planned once per session, not on every intake."""
+    import random
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    report(cases_town)
+    categories = list(CaseCategory.objects.filter(subdistrict=cases_town.sub, is_leaf=True).values_list("pk", flat=True))
+
+    def plans():
+        with connection.cursor() as cur:
+            cur.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+                        ["INSERT INTO%jsonb_agg%"])
+            return cur.fetchall()
+
+    with connection.cursor() as cur:
+        _busy_history(cur, categories)
+    before = plans()  # the session's statement may have run in earlier tests
+    rng = random.Random(5)
+    for _ in range(12):  # points anywhere in the town: 1 to 6 cells around each
+        report(cases_town, lat=31.318 + rng.random() * 0.028, lng=121.488 + rng.random() * 0.039,
+               category=CaseCategory.objects.get(pk=rng.choice(categories[:3])))
+    after = plans()
+    assert len(after) == 1, after  # one statement for every point
+    generic, custom = (a - b for a, b in zip(after[0], before[0] if before else (0, 0), strict=True))
+    assert custom <= 5 and generic >= 7, (before, after)
 
 
 def test_on_sqlite_the_duplicate_check_goes_through_the_probe_index(cases_town):
