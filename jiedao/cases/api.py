@@ -54,6 +54,7 @@ class EvaluationRowOut(Schema):
     reported: int
     registered: int
     dispatched: int
+    co_handled: int  # by department: of the assignments dispatched, those as a co-handler (协办)
     closed: int
     on_time_close_rate: float | None
     rework_rate: float | None

@@ -298,6 +298,7 @@ class EvaluationFigure(models.Model):
     handling_count = models.IntegerField(default=0, db_default=0)
     satisfaction_total = models.IntegerField(default=0, db_default=0)
     satisfaction_count = models.IntegerField(default=0, db_default=0)
+    co_handled = models.IntegerField(default=0, db_default=0)  # by department: assignments as a co-handler (协办)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subdistrict", "month", "dimension", "key"],

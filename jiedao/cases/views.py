@@ -261,7 +261,7 @@ def evaluation_view(request):
 
 
 EVAL_HEADER = (("label", "对象"), ("reported", "上报数"), ("registered", "立案数"), ("dispatched", "派遣数"),
-               ("closed", "结案数"), ("on_time_close_rate", "按期结案率%"), ("rework_rate", "返工率%"),
+               ("co_handled", "其中协办数"), ("closed", "结案数"), ("on_time_close_rate", "按期结案率%"), ("rework_rate", "返工率%"),
                ("return_rate", "退单率%"), ("postponement_rate", "延期率%"), ("mean_handling_hours", "平均处置时长（工作小时）"),
                ("verification_on_time_rate", "按时核查率%"), ("mean_satisfaction", "平均满意度（1–5）"))
 
@@ -279,9 +279,11 @@ def evaluation_export(request):
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     ws = wb.add_worksheet(f"{month} 绩效考评")
-    ws.write_row(0, 0, [label for _, label in EVAL_HEADER])
+    # Lead and co-handling assignments are told apart only by department.
+    header = [(k, label) for k, label in EVAL_HEADER if k != "co_handled" or by == "department"]
+    ws.write_row(0, 0, [label for _, label in header])
     for i, r in enumerate(rows, start=1):
-        ws.write_row(i, 0, ["" if r[k] is None else r[k] for k, _ in EVAL_HEADER])
+        ws.write_row(i, 0, ["" if r[k] is None else r[k] for k, _ in header])
     wb.close()
     return xlsx_response(buf.getvalue(), f"evaluation-{month}-{by}.xlsx")
 

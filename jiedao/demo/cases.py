@@ -56,6 +56,11 @@ def _steps(users, units, checker, feedback: str) -> list:
             ("close", disp, {})]
 
 
+def _co_handler(case, user, action: str, comment: str = ""):
+    return case_transition(actor=user, case=case, action=action, expected_version=case.version,
+                           **({"comment": comment} if comment else {}))
+
+
 def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: int = 2020, count: int = 260) -> int:
     departments = {name: units[code] for name, code in DEPARTMENT_FOR.items() if code in units}
     categories_load(actor=None, subdistrict=sub, departments=departments, urgent_hours=4, normal_days=3)
@@ -71,6 +76,10 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
     buildings = list(Building.objects.filter(subdistrict=sub).exclude(lat=None).values_list("lat", "lng"))
     gw, disp, dept = users["demo-grid-worker"], users["demo-dispatcher"], users["demo-department"]
     gw_grids = set(gw.grid_assignments.values_list("grid_id", flat=True))
+    # Joint handling (GOV-2): some garbage and tree cases go to 城管中队 with 绿化市容所 co-handling, which
+    # accepts and gives its own feedback (the evaluation credits it). Its own generator: the rest stays as seeded.
+    co_unit, co_user = units.get("dept-lh"), users.get("demo-department-lh")
+    joint_rnd = random.Random(seed + 11)
     real_now = timezone.now()
     made = 0
     for n in range(count):
@@ -112,18 +121,27 @@ def load_cases(*, sub, units: dict[str, OrgUnit], users: dict[str, User], seed: 
                 continue
             # The grid worker verifies in their own grids; elsewhere the centre verifies (by video or phone).
             checker = gw if case.grid_id in gw_grids else disp
+            joint = co_user is not None and code in ("06010", "06030", "04001") and joint_rnd.random() < 0.35
             for (action, actor, data), target in zip(_steps(users, units, checker, "已安排人员现场处置完毕"), TARGETS):
                 clock[0] = clock[0] + dt.timedelta(hours=rnd.uniform(0.3, 30 if action == "feedback" else 6))
                 if clock[0] > real_now:
                     break
+                if joint and action == "dispatch":
+                    data = {**data, "co_department_ids": [co_unit.pk]}
+                if joint and action == "feedback":  # the co-handler's own feedback first; the lead's makes it handled
+                    case = _co_handler(case, co_user, "feedback", "已配合清理现场，绿化养护到位")
                 if action == "feedback" and rnd.random() < 0.08:
                     case = case_transition(actor=dept, case=case, action="postpone_request", expected_version=case.version,
                                            comment="需要协调产权单位", until=(case.deadline_at + dt.timedelta(days=3)).isoformat())
                     case = case_transition(actor=disp, case=case, action="postpone_approve", expected_version=case.version)
                 case = case_transition(actor=actor, case=case, action=action, expected_version=case.version, **data)
+                if joint and action == "accept":
+                    case = _co_handler(case, co_user, "accept")
                 if action == "feedback" and rnd.random() < 0.1:
                     case = case_transition(actor=checker, case=case, action="rework", expected_version=case.version,
                                            comment="现场复查仍未处理到位")
+                    if joint:  # rework sends every department that gave feedback back to work
+                        case = _co_handler(case, co_user, "feedback", "已配合返工处理")
                     case = case_transition(actor=dept, case=case, action="feedback", expected_version=case.version,
                                            comment="已返工处理")
                 if target == stop:

@@ -52,6 +52,7 @@ ROLE_USERS = [
     ("demo-leader", "街道领导（演示）", "leader", "office"),
     ("demo-dispatcher", "网格中心调度员（演示）", "dispatcher", "grid_centre"),
     ("demo-department", "城管中队处置员（演示）", "department_handler", "dept-cg"),
+    ("demo-department-lh", "绿化市容所处置员（演示）", "department_handler", "dept-lh"),
     ("demo-grid-worker", "网格员（演示）", "grid_worker", "grid_centre"),
     ("demo-specialist", "服务专员（演示）", "service_specialist", "dept-yy"),
     ("demo-road-chief", "路长（演示）", "road_chief", "dept-cg"),

@@ -2,7 +2,7 @@
 in ``EvaluationFigure``, so that reading a month costs the same however many cases it holds.
 
 - ``contribution()`` states what one case adds to the figures, per the formulas of ``live._tally`` (docs/cases.md):
-  by department, each lead assignment in the month of its ``dispatched_at``; by grid and worker, the case in the
+  by department, each assignment (lead or co-handling) in the month of its ``dispatched_at``; by grid and worker, the case in the
   month of its ``reported_at``, and its verify events by the case's grid / by the verifier. Working hours come
   from ``kernel.calendar.WorkCalendar``, as in the live computation on SQLite (PostgreSQL computes the same
   in SQL; both round handling time to whole microseconds, the timestamps' resolution, so sums are integers).
@@ -45,12 +45,13 @@ CASE_FIELDS = ("subdistrict_id", "reported_at", "grid_id", "reporter_id", "regis
 Cell = tuple[str, dt.date, int]  # (dimension, month, key)
 
 
-class Lead(NamedTuple):
+class Assigned(NamedTuple):
     department_id: int
     state: str
     dispatched_at: dt.datetime
     accepted_at: dt.datetime | None
     feedback_at: dt.datetime | None
+    role: str = AssignmentRole.LEAD
 
 
 class Verify(NamedTuple):
@@ -78,7 +79,7 @@ class Hours:
         return self._seen[key]
 
 
-def contribution(case, leads: Iterable[Lead], verifies: Iterable[Verify],
+def contribution(case, assignments: Iterable[Assigned], verifies: Iterable[Verify],
                  hours: Callable[[int, dt.datetime, dt.datetime], float] | None) -> dict[Cell, dict[str, int]]:
     """What one case adds to the figures (the same formulas as ``live._tally``, row by row)."""
     out: dict[Cell, dict[str, int]] = {}
@@ -93,14 +94,15 @@ def contribution(case, leads: Iterable[Lead], verifies: Iterable[Verify],
     closed = case.state == CaseState.CLOSED
     closed_dept = closed and case.closed_at is not None
     on_time = closed_dept and case.deadline_at is not None and case.closed_at <= case.deadline_at
-    for lead in leads:
-        timed = lead.accepted_at is not None and lead.feedback_at is not None
-        add("department", month_of(lead.dispatched_at), lead.department_id, dispatched=1,
-            reworked=int(case.rework_count > 0), returned=int(lead.state == AssignmentState.RETURNED),
+    for a in assignments:
+        timed = a.accepted_at is not None and a.feedback_at is not None
+        add("department", month_of(a.dispatched_at), a.department_id, dispatched=1,
+            co_handled=int(a.role == AssignmentRole.CO),
+            reworked=int(case.rework_count > 0), returned=int(a.state == AssignmentState.RETURNED),
             postponed=int(bool(case.postponed)), closed=int(closed_dept), closed_on_time=int(on_time),
             satisfaction_total=sat if sat and sat > 0 else 0, satisfaction_count=int(bool(sat and sat > 0)),
             handling_count=int(timed),
-            handling_us=round(hours(sub, lead.accepted_at, lead.feedback_at) * US_PER_HOUR) if timed else 0)
+            handling_us=round(hours(sub, a.accepted_at, a.feedback_at) * US_PER_HOUR) if timed else 0)
 
     month = month_of(case.reported_at)
     counts = {"reported": 1, "registered": int(case.registered_at is not None),
@@ -173,14 +175,14 @@ class Tracked:
 
     def _contribution(self, case) -> dict[Cell, dict[str, int]]:
         snap = SimpleNamespace(**{name: getattr(case, name) for name in CASE_FIELDS})
-        # Only a dispatched case has lead assignments and only a verified one verify events (both times are set by
-        # the transition that makes them and never cleared): the others need no read.
-        leads = [Lead(*a) for a in CaseAssignment.objects.filter(case_id=self.pk, role=AssignmentRole.LEAD)
-                 .values_list("department_id", "state", "dispatched_at", "accepted_at", "feedback_at")] \
+        # Only a dispatched case has assignments and only a verified one verify events (both times are set by the
+        # transition that makes them and never cleared): the others need no read.
+        assigned = [Assigned(*a) for a in CaseAssignment.objects.filter(case_id=self.pk).values_list(
+            "department_id", "state", "dispatched_at", "accepted_at", "feedback_at", "role")] \
             if snap.dispatched_at else []
         verifies = [Verify(*e) for e in CaseEvent.objects.filter(case_id=self.pk, action="verify")
                     .values_list("actor_id", "created_at")] if snap.verified_at else []
-        return contribution(snap, leads, verifies, self.hours)
+        return contribution(snap, assigned, verifies, self.hours)
 
     def apply(self, case: Case) -> None:
         figures_add(subdistrict_id=case.subdistrict_id, delta=_difference(self._contribution(case), self.before))
@@ -232,7 +234,7 @@ def figures_read(*, where: Q, month: str, by: str) -> dict[int | None, Row]:
 
 # --- rebuilding ----------------------------------------------------------------------------------
 def _months(subdistrict_id: int | None) -> set[tuple[int, dt.date]]:
-    """Every (sub-district, month) that has cases, lead assignments or kept figures."""
+    """Every (sub-district, month) that has cases, assignments or kept figures."""
     def pairs(qs, sub_field, moment):
         if subdistrict_id is not None:
             qs = qs.filter(**{sub_field: subdistrict_id})
@@ -240,7 +242,7 @@ def _months(subdistrict_id: int | None) -> set[tuple[int, dt.date]]:
                 .values_list(sub_field, "m").distinct().order_by()}
 
     found = pairs(Case.objects.all(), "subdistrict_id", "reported_at")
-    found |= pairs(CaseAssignment.objects.filter(role=AssignmentRole.LEAD), "subdistrict_id", "dispatched_at")
+    found |= pairs(CaseAssignment.objects.all(), "subdistrict_id", "dispatched_at")
     kept = EvaluationFigure.objects.all()
     if subdistrict_id is not None:
         kept = kept.filter(subdistrict_id=subdistrict_id)
@@ -317,7 +319,7 @@ def figures_calendar_changed(*, subdistrict_id: int | None, dates) -> None:
         end = start + dt.timedelta(days=1)
         if start >= now:
             continue
-        leads = CaseAssignment.objects.filter(role=AssignmentRole.LEAD, accepted_at__lt=end, feedback_at__gt=start)
+        leads = CaseAssignment.objects.filter(accepted_at__lt=end, feedback_at__gt=start)
         verify = CaseEvent.objects.filter(action="verify", created_at__gt=start, case__handled_at__lt=end)
         if subdistrict_id is not None:
             leads, verify = leads.filter(case__subdistrict_id=subdistrict_id), verify.filter(

@@ -40,7 +40,7 @@ US_PER_HOUR = 3_600_000_000
 # The counters of a Row (and of an EvaluationFigure row): everything the rates are computed from.
 COUNTERS = ("reported", "registered", "dispatched", "closed", "closed_on_time", "reworked", "returned", "postponed",
             "verified", "verified_on_time", "handling_us", "handling_count", "satisfaction_total",
-            "satisfaction_count")
+            "satisfaction_count", "co_handled")
 
 
 @dataclass
@@ -61,6 +61,7 @@ class Row:
     handling_count: int = 0
     satisfaction_total: int = 0  # follow-up ratings of the reporters (1–5), summed
     satisfaction_count: int = 0
+    co_handled: int = 0  # by department: of the assignments dispatched, those as a co-handler (协办)
 
     @staticmethod
     def _rate(a, b):
@@ -97,7 +98,8 @@ class Row:
     def as_dict(self) -> dict:
         return {
             "key": self.key, "label": self.label, "reported": self.reported, "registered": self.registered,
-            "dispatched": self.dispatched, "closed": self.closed, "on_time_close_rate": self.on_time_close_rate,
+            "dispatched": self.dispatched, "co_handled": self.co_handled, "closed": self.closed,
+            "on_time_close_rate": self.on_time_close_rate,
             "rework_rate": self.rework_rate, "return_rate": self.return_rate,
             "postponement_rate": self.postponement_rate, "mean_handling_hours": self.mean_handling_hours,
             "verification_on_time_rate": self.verification_on_time_rate, "mean_satisfaction": self.mean_satisfaction,
@@ -397,12 +399,13 @@ def _tally(scope: Q, cases, month: str, by: str) -> dict[int | None, Row]:
                          (calendars[0], *sorted(calendars[1].values(), key=id)))
 
     if by == "department":
-        lead = CaseAssignment.objects.filter(scope, role=AssignmentRole.LEAD, dispatched_at__gte=start,
-                                             dispatched_at__lt=end)
+        # Every assignment, the lead's and each co-handler's: a co-handling department's work counts for it too.
+        assigned = CaseAssignment.objects.filter(scope, dispatched_at__gte=start, dispatched_at__lt=end)
         closed = Q(case__state=CaseState.CLOSED, case__closed_at__isnull=False)
         timed = Q(accepted_at__isnull=False, feedback_at__isnull=False)
         figures = {
             "dispatched": Count("*"),
+            "co_handled": Count("id", filter=Q(role=AssignmentRole.CO)),
             "reworked": Count("id", filter=Q(case__rework_count__gt=0)),
             "returned": Count("id", filter=Q(state=AssignmentState.RETURNED)),
             "postponed": Count("id", filter=Q(case__postponed=True)),
@@ -419,9 +422,9 @@ def _tally(scope: Q, cases, month: str, by: str) -> dict[int | None, Row]:
             figures["handling_us"] = Sum(Cast(Round(_office_seconds_between(
                 "accepted_at", "feedback_at", "case__subdistrict_id", calendars, window) * Value(1e6)),
                 BigIntegerField()), filter=timed)
-        for a in lead.values("department_id").annotate(**figures).order_by():
+        for a in assigned.values("department_id").annotate(**figures).order_by():
             r = row(a["department_id"])
-            for name in ("dispatched", "reworked", "returned", "postponed", "closed", "closed_on_time",
+            for name in ("dispatched", "co_handled", "reworked", "returned", "postponed", "closed", "closed_on_time",
                          "satisfaction_count", "handling_count"):
                 setattr(r, name, a[name])
             r.satisfaction_total = a["satisfaction_total"] or 0
@@ -429,7 +432,7 @@ def _tally(scope: Q, cases, month: str, by: str) -> dict[int | None, Row]:
                 r.handling_us = int(a["handling_us"] or 0)
         if not in_sql:
             cals: dict[int, WorkCalendar] = {}
-            for dept, sub, accepted, feedback in lead.filter(timed).values_list(
+            for dept, sub, accepted, feedback in assigned.filter(timed).values_list(
                     "department_id", "case__subdistrict_id", "accepted_at", "feedback_at"):
                 cal = cals.setdefault(sub, WorkCalendar(sub))
                 rows[dept].handling_us += round(cal.working_hours_between(accepted, feedback) * US_PER_HOUR)

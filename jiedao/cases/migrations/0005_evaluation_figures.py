@@ -5,14 +5,8 @@ from django.db import migrations, models
 
 
 def build_from_existing_cases(apps, schema_editor):
-    """An existing deployment starts with its kept figures complete. The live computation of today's code is the
-    reference; it selects only the columns it names, and a new database (no cases) skips it."""
-    Case = apps.get_model("cases", "Case")
-    if not Case.objects.using(schema_editor.connection.alias).exists():
-        return
-    from jiedao.cases.evaluation.figures import figures_rebuild
-
-    figures_rebuild()
+    """Nothing now: the kept figures of an existing deployment are built by 0013, the last migration that changes
+    their columns (today's code writes every column, so it cannot run on this migration's table)."""
 
 
 class Migration(migrations.Migration):

@@ -37,6 +37,46 @@ def test_department_figures(cases_town):
     assert on_time
 
 
+def test_co_handling_departments_get_credit(cases_town, client_for):
+    """Joint handling: the co-handling department's assignment counts for it (dispatched, of which co-handled, its
+    own return and handling time, the case's outcome), on the kept figures, the live ones and the export."""
+    from jiedao.cases.evaluation.figures import figures_check
+
+    t = cases_town
+    dept, dept2 = t.units["dept"], t.units["dept2"]
+    joint = drive_to(t, report(t), S.REGISTERED)
+    step(t, joint, "dispatch", "dispatcher", lead_department_id=dept.pk, co_department_ids=[dept2.pk])
+    step(t, joint, "accept", "department_handler")
+    step(t, joint, "accept", "dept2_handler")
+    step(t, joint, "feedback", "dept2_handler", comment="协办部门已配合处置")
+    step(t, joint, "feedback", "department_handler", comment="主办部门已处置")
+    step(t, joint, "verify", "grid_worker")
+    step(t, joint, "close", "dispatcher")
+    stepped_out = drive_to(t, report(t, lat=31.3360, lng=121.5080, description="井盖缺失"), S.REGISTERED)
+    step(t, stepped_out, "dispatch", "dispatcher", lead_department_id=dept.pk, co_department_ids=[dept2.pk])
+    step(t, stepped_out, "return", "dept2_handler", comment="不涉及本部门")
+    assert figures_check() == []
+    kept = {r.key: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="department")}
+    live = {r.key: r for r in evaluation(user=t.users["dept2_handler"], month=_month(), by="department")}
+    for rows in (kept, live):
+        co = rows[dept2.pk]
+        assert (co.dispatched, co.co_handled, co.closed, co.closed_on_time, co.returned) == (2, 2, 1, 1, 1)
+        assert co.return_rate == 50.0 and co.mean_handling_hours is not None
+    assert (kept[dept.pk].dispatched, kept[dept.pk].co_handled, kept[dept.pk].closed) == (2, 0, 1)
+    c = client_for(t.users["leader"])
+    api = {r["key"]: r for r in c.get(f"/api/v1/cases/evaluation?month={_month()}&by=department").json()}
+    assert api[dept2.pk]["co_handled"] == 2 and api[dept.pk]["co_handled"] == 0
+    page = c.get(f"/cases/evaluation/?month={_month()}").content.decode()
+    assert "其中协办" in page
+    sheets = {by: CalamineWorkbook.from_filelike(io.BytesIO(c.get(
+        f"/cases/evaluation/export.xlsx?month={_month()}&by={by}").content)).get_sheet_by_index(0).to_python()
+        for by in ("department", "grid")}
+    header = sheets["department"][0]
+    assert header[3:5] == ["派遣数", "其中协办数"] and "其中协办数" not in sheets["grid"][0]
+    by_label = {row[0]: row for row in sheets["department"][1:]}
+    assert by_label[dept2.name][4] == 2
+
+
 def test_grid_and_worker_figures(cases_town):
     t = cases_town
     drive_to(t, report(t), "closed")

@@ -5,7 +5,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from jiedao.cases.models import Case
+from jiedao.cases.evaluation.figures import figures_check
+from jiedao.cases.models import Case, CaseAssignment
 from jiedao.demo import loader
 from jiedao.kernel.models import AuditRecord, Notification
 
@@ -25,3 +26,6 @@ def test_a_small_demo_loads_and_settles(db, django_capture_on_commit_callbacks, 
         unread[user_id] = unread.get(user_id, 0) + 1
     assert unread and max(unread.values()) <= 5
     assert AuditRecord.objects.filter(action="demo.load").count() == 1
+    # Some cases are handled jointly (绿化市容所 co-handling), and the kept evaluation figures are the live ones.
+    assert CaseAssignment.objects.filter(role="co", state="feedback").exists()
+    assert figures_check() == []
