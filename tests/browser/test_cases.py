@@ -527,11 +527,15 @@ def test_a_resident_without_a_link_picks_the_sub_district_first(cases_town, othe
 def test_evaluation_draws_the_chart(cases_town, open_session):
     town = cases_town
     dispatcher, handler = town.users["dispatcher"], town.users["department_handler"]
+    co = town.users["dept2_handler"]
     for i in range(2):
         case = _report(town, category=town.category, lat=31.331 + i * 0.004)
-        steps = [(dispatcher, "register", {}), (dispatcher, "dispatch", {"lead_department_id": town.units["dept"].pk}),
+        dispatch = {"lead_department_id": town.units["dept"].pk}
+        steps = [(dispatcher, "register", {}), (dispatcher, "dispatch", dispatch),
                  (handler, "accept", {}), (handler, "feedback", {"comment": "已处置"})]
-        if i == 0:
+        if i == 0:  # handled jointly: 市场监管所 co-handles, accepts and gives its own feedback
+            dispatch["co_department_ids"] = [town.units["dept2"].pk]
+            steps[3:3] = [(co, "accept", {}), (co, "feedback", {"comment": "已配合处置"})]
             steps += [(town.users["grid_worker"], "verify", {}), (dispatcher, "close", {})]
         for actor, action, data in steps:
             case = case_transition(actor=actor, case=case, action=action, expected_version=case.version, **data)
@@ -544,7 +548,10 @@ def test_evaluation_draws_the_chart(cases_town, open_session):
     assert page.locator("#eval-chart canvas").count() >= 1
     row = page.locator("[data-testid=evaluation-table] tbody tr", has_text="城管中队")
     cells = [c.strip() for c in row.locator("td").all_inner_texts()]
-    # 上报 and 立案 are not counted per department; 派遣, 结案, 按期结案率 are.
-    assert cells[:6] == ["城管中队", "—", "—", "2", "1", "100.0%"], cells
+    # 上报 and 立案 are not counted per department; 派遣, 其中协办, 结案, 按期结案率 are.
+    assert cells[:7] == ["城管中队", "—", "—", "2", "0", "1", "100.0%"], cells
+    co_row = page.locator("[data-testid=evaluation-table] tbody tr", has_text="市场监管所")
+    assert [c.strip() for c in co_row.locator("td").all_inner_texts()][:7] == [
+        "市场监管所", "—", "—", "1", "1", "1", "100.0%"]
     s.shot("cases-evaluation")
     s.problems.assert_none()
