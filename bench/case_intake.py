@@ -311,6 +311,20 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def _reaped_cpu(pids: list[int]) -> float:
+    """CPU seconds of the PostgreSQL processes that have exited, whole lives: the postmaster (the one whose parent
+    is no postgres process) collects each child's time when it reaps it (cutime + cstime)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) not in pids:
+            total += (int(fields[13]) + int(fields[14])) / _TICK
+    return total
+
+
 def _postgres_pids() -> list[int]:
     pids = []
     for d in Path("/proc").iterdir():
@@ -349,18 +363,27 @@ class CpuMeter:
 
     def __enter__(self):
         self.app = {pid: _proc_cpu(pid) for pid in self.backend.worker_pids()}
-        self.db = {pid: _proc_cpu(pid) for pid in _postgres_pids()} if self.backend.kind == "postgres" else {}
+        pids = _postgres_pids() if self.backend.kind == "postgres" else []
+        self.db = {pid: _proc_cpu(pid) for pid in pids}
+        self.reaped = _reaped_cpu(pids)
         self.children = os.times().children_user + os.times().children_system
         self.wal = _wal_bytes(self.backend)
         self.machine, self.steal = _machine_busy()
         return self
 
+    def _db_cpu(self) -> float:
+        # A backend that started during the run counts whole; one that exited during it (connections are closed
+        # after CONN_MAX_AGE) counts from the postmaster's reaped time, less what it had before the run.
+        pids = _postgres_pids()
+        live = sum(_proc_cpu(pid) - self.db.get(pid, 0.0) for pid in pids)
+        gone = sum(t for pid, t in self.db.items() if pid not in pids)
+        return live + _reaped_cpu(pids) - self.reaped - gone
+
     def __exit__(self, *exc):
         machine, steal = _machine_busy()
         self.result = {
             "app": sum(_proc_cpu(pid) - t for pid, t in self.app.items()),
-            # a backend that started during the run counts whole
-            "db": sum(_proc_cpu(pid) - self.db.get(pid, 0.0) for pid in _postgres_pids()) if self.db else 0.0,
+            "db": self._db_cpu() if self.db else 0.0,
             "wrk": os.times().children_user + os.times().children_system - self.children,
             "machine": machine - self.machine,
             "steal": steal - self.steal,
