@@ -14,7 +14,7 @@ generate_series, 250,000 per batch; FK triggers off during the load): reported u
 cases are closed, rejected or merged, the last two weeks are spread over the whole workflow); registered →
 dispatched → accepted → handled → verified → closed times with realistic gaps; deadlines, postponements (8 %),
 rework (10 %), returns (5 %, with the returned lead assignment), co-handlers (10 %), satisfaction for most
-closed 12345/resident cases; a lead assignment per dispatched case; the timeline events of every step
+closed 12345/resident cases; a lead assignment per dispatched case, and the co-handlers'; the timeline events of every step
 (report, register, dispatch, accept, feedback, verify, close, reject, merge, rework, return), all written in
 time order as a live system writes them. ``--shape density`` (default) spreads the second million over the
 same months, so a month holds twice as many cases at 2M as at 1M; ``--shape history`` puts it in the months
@@ -518,6 +518,9 @@ def reference(*, user, month: str, by: str) -> list[dict]:
 
     Kept here to check the optimised ``jiedao.cases.evaluation`` against it on the generated data.
     """
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
     from jiedao.cases.evaluation import VERIFY_HOURS, month_bounds
     from jiedao.cases.models import Case, CaseAssignment, CaseEvent
     from jiedao.kernel.calendar import WorkCalendar
@@ -533,17 +536,18 @@ def reference(*, user, month: str, by: str) -> list[dict]:
 
     def row(key, label):
         return rows.setdefault(key, {"key": key, "label": label or "（未指定）", "reported": 0, "registered": 0,
-                                     "dispatched": 0, "closed": 0, "closed_on_time": 0, "reworked": 0, "returned": 0,
+                                     "dispatched": 0, "co_handled": 0, "closed": 0, "closed_on_time": 0, "reworked": 0, "returned": 0,
                                      "postponed": 0, "verified": 0, "verified_on_time": 0, "hours": [], "sat": []})
 
     if by == "department":
-        qs = CaseAssignment.objects.filter(case__in=cases.values("pk"), dispatched_at__gte=start, dispatched_at__lt=end,
-                                           role="lead")
-        for a in qs.values("department_id", "department__name", "state", "case__state", "case__rework_count",
+        # every assignment, lead and co-handling, counts for its department
+        qs = CaseAssignment.objects.filter(case__in=cases.values("pk"), dispatched_at__gte=start, dispatched_at__lt=end)
+        for a in qs.values("department_id", "department__name", "role", "state", "case__state", "case__rework_count",
                            "case__postponed", "case__closed_at", "case__deadline_at", "accepted_at", "feedback_at",
                            "case__subdistrict_id", "case__satisfaction"):
             r = row(a["department_id"], a["department__name"])
             r["dispatched"] += 1
+            r["co_handled"] += a["role"] == "co"
             r["reworked"] += a["case__rework_count"] > 0
             r["returned"] += a["state"] == "returned"
             r["postponed"] += bool(a["case__postponed"])
@@ -559,6 +563,9 @@ def reference(*, user, month: str, by: str) -> list[dict]:
     else:
         key, label = {"grid": ("grid_id", "grid__code"), "worker": ("reporter_id", "reporter__display_name")}[by]
         month_cases = cases.filter(reported_at__gte=start, reported_at__lt=end)
+        if by == "grid":  # a grid is shown as everywhere: its code and name
+            month_cases = month_cases.annotate(grid_label=Concat("grid__code", Value(" "), "grid__name"))
+            label = "grid_label"
         for c in month_cases.values(key, label, "registered_at", "dispatched_at", "state", "closed_at", "deadline_at",
                                     "rework_count", "return_count", "postponed", "satisfaction"):
             r = row(c[key], c[label])
@@ -592,7 +599,7 @@ def reference(*, user, month: str, by: str) -> list[dict]:
     for r in sorted(rows.values(), key=order):
         out.append({
             "key": r["key"], "label": r["label"], "reported": r["reported"], "registered": r["registered"],
-            "dispatched": r["dispatched"], "closed": r["closed"],
+            "dispatched": r["dispatched"], "co_handled": r["co_handled"], "closed": r["closed"],
             "on_time_close_rate": rate(r["closed_on_time"], r["closed"]),
             "rework_rate": rate(r["reworked"], r["dispatched"]), "return_rate": rate(r["returned"], r["dispatched"]),
             "postponement_rate": rate(r["postponed"], r["dispatched"]),

@@ -156,8 +156,8 @@ class CaseAssignment(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["subdistrict", "department", "state"]),
-            # 绩效考评 by department reads one month of lead assignments (jiedao/cases/evaluation/live.py).
-            models.Index(fields=["dispatched_at"], condition=Q(role="lead"), name="case_assign_lead_dispatched"),
+            # 绩效考评 by department reads one month of assignments, lead and co-handling (evaluation/live.py).
+            models.Index(fields=["dispatched_at"], name="case_assign_dispatched"),
         ]
 
 

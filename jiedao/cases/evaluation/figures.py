@@ -319,12 +319,12 @@ def figures_calendar_changed(*, subdistrict_id: int | None, dates) -> None:
         end = start + dt.timedelta(days=1)
         if start >= now:
             continue
-        leads = CaseAssignment.objects.filter(accepted_at__lt=end, feedback_at__gt=start)
+        assigned = CaseAssignment.objects.filter(accepted_at__lt=end, feedback_at__gt=start)
         verify = CaseEvent.objects.filter(action="verify", created_at__gt=start, case__handled_at__lt=end)
         if subdistrict_id is not None:
-            leads, verify = leads.filter(case__subdistrict_id=subdistrict_id), verify.filter(
+            assigned, verify = assigned.filter(case__subdistrict_id=subdistrict_id), verify.filter(
                 case__subdistrict_id=subdistrict_id)
-        department |= {(s, _as_date(m)) for s, m in leads.annotate(m=TruncMonth("dispatched_at", tzinfo=SH))
+        department |= {(s, _as_date(m)) for s, m in assigned.annotate(m=TruncMonth("dispatched_at", tzinfo=SH))
                        .values_list("case__subdistrict_id", "m").distinct().order_by()}
         cases |= {(s, _as_date(m)) for s, m in verify.annotate(m=TruncMonth("case__reported_at", tzinfo=SH))
                   .values_list("case__subdistrict_id", "m").distinct().order_by()}

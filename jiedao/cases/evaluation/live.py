@@ -4,7 +4,7 @@ docs/cases.md. This is the reference: ``figures.py`` keeps the same counters inc
 
 Every figure is aggregated in the database: one grouped query per dimension (two for grid and worker: the
 cases, then their verify events), so the database returns one row per department, grid or worker, never one
-per case. Each query reads one month through an index (lead assignments by ``dispatched_at``, cases by
+per case. Each query reads one month through an index (assignments by ``dispatched_at``, cases by
 ``reported_at``, verify events by case), so the cost grows with one month's volume, not with history.
 
 Working hours (mean handling time, verification within 8 working hours) follow ``kernel.calendar``:

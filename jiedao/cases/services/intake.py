@@ -56,8 +56,8 @@ def _duplicate_params(*, subdistrict_id, category_id, lat, lng, at) -> tuple[lis
 
 # One fixed statement instead of a queryset: it runs on every intake, and building the queryset cost three times as
 # much as running it (bench/case_intake.py). The index case_duplicate_probe (cell, category, reported_at) takes it to
-# each of the 1–4 cells around the point and, in each, to the category's reports in the window; the haversine
-# distance (the same SQL on SQLite, where Django provides the functions) keeps those within the radius.
+# each of the cells around the point (up to 6 for 50 m) and, in each, to the category's reports in the window; the
+# haversine distance (the same SQL on SQLite, where Django provides the functions) keeps those within the radius.
 # The sub-district is a filter that no index can take (``IS TRUE``): the category already belongs to one sub-district,
 # and every index that starts with the sub-district would read all its recent cases. A planner without statistics,
 # or with statistics older than the newest reports, took one of those (decision 0015); now the probe is the only

@@ -151,7 +151,10 @@ def _return(actor, case, comment, data):
     if assignment.role == AssignmentRole.CO:  # a co-handler steps out; the case goes on
         CaseAssignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.RETURNED)
         return Outcome(keep_state=True, department=assignment.department, data={"co_handler": True})
-    case.assignments.filter(state__in=ACTIVE).update(state=AssignmentState.RETURNED)
+    # The lead returns the case to the centre: its own assignment is returned; the co-handlers' end with the
+    # dispatch, cancelled (the evaluation counts a return only against the department that made it).
+    CaseAssignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.RETURNED)
+    case.assignments.filter(state__in=ACTIVE).exclude(pk=assignment.pk).update(state=AssignmentState.CANCELLED)
     return Outcome(fields={"return_count": case.return_count + 1}, department=assignment.department,
                    notify=(_centre_users(case), _("案件 %s 被退回") % case.number))
 

@@ -55,17 +55,24 @@ def test_co_handling_departments_get_credit(cases_town, client_for):
     stepped_out = drive_to(t, report(t, lat=31.3360, lng=121.5080, description="井盖缺失"), S.REGISTERED)
     step(t, stepped_out, "dispatch", "dispatcher", lead_department_id=dept.pk, co_department_ids=[dept2.pk])
     step(t, stepped_out, "return", "dept2_handler", comment="不涉及本部门")
+    # The lead returns the whole case: the return is the lead's alone; the co-handler's assignment is cancelled.
+    sent_back = drive_to(t, report(t, lat=31.3364, lng=121.5095, description="乱张贴"), S.REGISTERED)
+    step(t, sent_back, "dispatch", "dispatcher", lead_department_id=dept.pk, co_department_ids=[dept2.pk])
+    step(t, sent_back, "return", "department_handler", comment="非本部门职责")
+    assert set(sent_back.assignments.values_list("role", "state")) == {("lead", "returned"), ("co", "cancelled")}
+    step(t, sent_back, "dispatch", "dispatcher", lead_department_id=dept.pk)
     assert figures_check() == []
     kept = {r.key: r for r in evaluation(user=t.users["dispatcher"], month=_month(), by="department")}
     live = {r.key: r for r in evaluation(user=t.users["dept2_handler"], month=_month(), by="department")}
     for rows in (kept, live):
         co = rows[dept2.pk]
-        assert (co.dispatched, co.co_handled, co.closed, co.closed_on_time, co.returned) == (2, 2, 1, 1, 1)
-        assert co.return_rate == 50.0 and co.mean_handling_hours is not None
-    assert (kept[dept.pk].dispatched, kept[dept.pk].co_handled, kept[dept.pk].closed) == (2, 0, 1)
+        assert (co.dispatched, co.co_handled, co.closed, co.closed_on_time, co.returned) == (3, 3, 1, 1, 1)
+        assert co.return_rate == 33.3 and co.mean_handling_hours is not None
+    lead = kept[dept.pk]
+    assert (lead.dispatched, lead.co_handled, lead.closed, lead.returned) == (4, 0, 1, 1)
     c = client_for(t.users["leader"])
     api = {r["key"]: r for r in c.get(f"/api/v1/cases/evaluation?month={_month()}&by=department").json()}
-    assert api[dept2.pk]["co_handled"] == 2 and api[dept.pk]["co_handled"] == 0
+    assert api[dept2.pk]["co_handled"] == 3 and api[dept.pk]["co_handled"] == 0
     page = c.get(f"/cases/evaluation/?month={_month()}").content.decode()
     assert "其中协办" in page
     sheets = {by: CalamineWorkbook.from_filelike(io.BytesIO(c.get(
@@ -74,7 +81,7 @@ def test_co_handling_departments_get_credit(cases_town, client_for):
     header = sheets["department"][0]
     assert header[3:5] == ["派遣数", "其中协办数"] and "其中协办数" not in sheets["grid"][0]
     by_label = {row[0]: row for row in sheets["department"][1:]}
-    assert by_label[dept2.name][4] == 2
+    assert by_label[dept2.name][4] == 3
 
 
 def test_grid_and_worker_figures(cases_town):

@@ -330,3 +330,31 @@ def test_figures_rebuild_is_idempotent(cases_town):
     figures_rebuild()
     after = sorted(EvaluationFigure.objects.values_list("dimension", "key", "reported", "verified", "handling_us"))
     assert before == after
+
+
+def test_the_migration_cancels_co_assignments_that_a_lead_returned(cases_town):
+    """Before 0013 a lead's return marked the co-handlers' assignments returned; the migration cancels those and
+    leaves the co-handlers that stepped out themselves (their own return event) returned."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    from jiedao.cases.models import CaseAssignment
+
+    from .conftest import report
+    from .test_workflow import S, drive_to, step
+
+    migration = importlib.import_module("jiedao.cases.migrations.0013_evaluation_co_handled")
+    t = cases_town
+    dept, dept2 = t.units["dept"], t.units["dept2"]
+    by_lead, by_itself = (drive_to(t, report(t, lat=31.3352 + i * 0.002), S.REGISTERED) for i in range(2))
+    for case in (by_lead, by_itself):
+        step(t, case, "dispatch", "dispatcher", lead_department_id=dept.pk, co_department_ids=[dept2.pk])
+    step(t, by_itself, "return", "dept2_handler", comment="不涉及本部门")
+    step(t, by_lead, "return", "department_handler", comment="非本部门职责")
+    CaseAssignment.objects.filter(case=by_lead, role="co").update(state="returned")  # as the old code left it
+    migration.cancel_co_assignments_a_lead_returned(apps, SimpleNamespace(connection=connection))
+    assert CaseAssignment.objects.get(case=by_lead, role="co").state == "cancelled"
+    assert CaseAssignment.objects.get(case=by_itself, role="co").state == "returned"

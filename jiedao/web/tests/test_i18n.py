@@ -160,6 +160,12 @@ def test_case_console_and_inspections_home_in_english(town, client_for):
     assert "最近的检查" not in html and "计划完成情况" not in html
 
 
+def test_evaluation_page_in_english(town, client_for):
+    html = english(client_for(town.users["leader"])).get("/cases/evaluation/").content.decode()
+    assert ">Of which co-handled</th>" in html and "Definitions: on-time close rate" in html
+    assert "其中协办" not in html and "计算口径" not in html
+
+
 def test_chinese_is_the_default_whatever_the_browser_says(town, client_for):
     page = client_for(town.users["rc_staff"]).get("/people/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
     assert "人口信息" in page.content.decode()
