@@ -2,10 +2,10 @@
 in ``EvaluationFigure``, so that reading a month costs the same however many cases it holds.
 
 - ``contribution()`` states what one case adds to the figures, per the formulas of ``live._tally`` (docs/cases.md):
-  by department, each assignment (lead or co-handling) in the month of its ``dispatched_at``; by grid and worker, the case in the
-  month of its ``reported_at``, and its verify events by the case's grid / by the verifier. Working hours come
-  from ``kernel.calendar.WorkCalendar``, as in the live computation on SQLite (PostgreSQL computes the same
-  in SQL; both round handling time to whole microseconds, the timestamps' resolution, so sums are integers).
+  by department, each assignment (lead or co-handling) in the month of its ``dispatched_at``; by grid and worker,
+  the case in the month of its ``reported_at``, and its verify events by the case's grid / by the verifier.
+  Working hours come from ``kernel.calendar.WorkCalendar``, as in the live computation on SQLite (PostgreSQL
+  computes the same in SQL; both round handling time to whole microseconds, the timestamps' resolution, so sums are integers).
 - Every writer applies ``after − before`` of the cases it changes, in its own transaction, as increments (one
   ``INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x`` for all the rows it touches): ``case_report``
   through ``figures_case_reported`` (a new case: no reads), ``case_transition`` through ``figures_track``.
@@ -51,7 +51,7 @@ class Assigned(NamedTuple):
     dispatched_at: dt.datetime
     accepted_at: dt.datetime | None
     feedback_at: dt.datetime | None
-    role: str = AssignmentRole.LEAD
+    role: str
 
 
 class Verify(NamedTuple):
