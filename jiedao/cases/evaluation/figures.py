@@ -5,7 +5,8 @@ in ``EvaluationFigure``, so that reading a month costs the same however many cas
   by department, each assignment (lead or co-handling) in the month of its ``dispatched_at``; by grid and worker,
   the case in the month of its ``reported_at``, and its verify events by the case's grid / by the verifier.
   Working hours come from ``kernel.calendar.WorkCalendar``, as in the live computation on SQLite (PostgreSQL
-  computes the same in SQL; both round handling time to whole microseconds, the timestamps' resolution, so sums are integers).
+  computes the same in SQL; both round handling time to whole microseconds, the timestamps' resolution, so sums
+  are integers).
 - Every writer applies ``after − before`` of the cases it changes, in its own transaction, as increments (one
   ``INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x`` for all the rows it touches): ``case_report``
   through ``figures_case_reported`` (a new case: no reads), ``case_transition`` through ``figures_track``.
